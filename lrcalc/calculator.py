@@ -1,0 +1,77 @@
+"""The ASE calculator."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+
+from .graph import atoms_to_graph
+from .model_file import load_model
+from .nn.base import AtomisticModel
+
+
+class LRCalculator(Calculator):
+    """ASE calculator for lrcalc models.
+
+    Args:
+        model: an lrcalc model (``torch.nn.Module`` from :func:`lrcalc.build_model` or
+            :func:`lrcalc.load_model`), a path to a model file, or the bare name of a shipped model
+            in ``models/`` (``"bta_cu.pt"``), found from any working directory.
+        device: torch device to evaluate on (``"cpu"``, ``"cuda"``).
+
+    Results (ASE units): ``energy`` and ``free_energy`` (eV; equal, the model has no electronic
+    entropy), ``energies`` (per-atom energies, eV, summing to ``energy``), ``forces`` (eV/Å) and
+    ``stress`` (eV/Å³, Voigt order xx, yy, zz, yz, xz, xy, ASE sign convention).
+
+    Stress needs a cell with a volume. For a 3-D periodic cell it is the usual stress. A slab
+    (``pbc=(True, True, False)``) gets (1/V)·∂E/∂ε with V the volume of the whole cell, vacuum
+    included: the in-plane components (xx, yy, xy) are what in-plane cell relaxations need, and
+    multiplying by the cell height gives the surface stress in eV/Å²; the components along the
+    non-periodic axis carry no pressure of a surrounding medium. A molecule (no periodicity) has no
+    stress: asking for it raises ``PropertyNotImplementedError``.
+
+    The total charge ``atoms.info["charge"]`` (default 0) is passed to models that use it.
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+    def __init__(self, model: AtomisticModel | str | os.PathLike, device: str | torch.device = "cpu", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(model, (str, os.PathLike)):
+            model = load_model(model, device=device)
+        elif not isinstance(model, AtomisticModel):
+            raise TypeError(
+                f"LRCalculator needs an lrcalc model, a model file path or a shipped model name, "
+                f"got {type(model).__name__}"
+            )
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        has_volume = bool(atoms.pbc.any()) and abs(atoms.cell.volume) > 1e-12
+        if "stress" in properties and not has_volume:
+            raise PropertyNotImplementedError(
+                "stress needs a periodic cell with a volume; this structure has "
+                f"pbc={tuple(bool(p) for p in atoms.pbc)} and cell volume {atoms.cell.volume:.3g} Å³"
+            )
+        graph = atoms_to_graph(
+            atoms, self.model.species, self.model.cutoff, dtype=self.model.dtype, device=self.device
+        )
+        # Stress costs little beyond the forces: compute it whenever it is defined, so that an
+        # optimizer asking for forces and then stress does not evaluate the model twice.
+        out = self.model(graph, compute_forces=True, compute_stress=has_volume)
+        energy = float(out["energy"][0])
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": out["atomic_energies"].cpu().double().numpy(),
+            "forces": out["forces"].cpu().double().numpy(),
+        }
+        if has_volume:
+            stress = out["stress"][0].cpu().double().numpy()
+            self.results["stress"] = stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]

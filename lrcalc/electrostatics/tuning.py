@@ -1,0 +1,152 @@
+r"""Choice of the numerical parameters of each strategy from a requested accuracy.
+
+``accuracy`` :math:`\varepsilon` is a relative truncation level: every neglected tail is
+cut where it has decayed by :math:`\varepsilon` relative to its value at the origin, which
+in practice gives relative RMS errors of energy, forces and stress of about
+:math:`\varepsilon` (checked against Ewald references in the tests). With
+:math:`x = \operatorname{erfc}^{-1}(\varepsilon)`:
+
+- real-space cutoff :math:`r_c = \sqrt2\,x\,\max(s, s_{ij}^{\max})`, where :math:`s` is the
+  splitting width and :math:`s_{ij}^{\max} = \sqrt2\,\sigma_{\max}` the widest pair of
+  Gaussian charges;
+- Ewald: :math:`s = (V^2/N)^{1/6}/\sqrt{2\pi}` (balances real and reciprocal work, giving
+  O(N^{3/2})), reciprocal cutoff :math:`k_{\max} = \sqrt2\,x/s`;
+- P3M/PME: :math:`s = \max(s_0, \sqrt2\,\sigma_{\min})` with :math:`s_0` =
+  :data:`MESH_SMEARING` (Å), mesh spacing :math:`h = s\,c(\varepsilon)` from a table
+  calibrated against Ewald (P3M with 5 interpolation nodes, PME with 6). When all atoms
+  share one width :math:`\sigma` and :math:`s = \sqrt2\sigma`, the real-space remainder is
+  exactly zero and no pair list is needed;
+- slabs: vacuum gap :math:`g = \max(r_c,\ L_\parallel \ln(1/\varepsilon) / \pi)`, where
+  :math:`L_\parallel` is the longest in-plane cell vector, so that the residual
+  interaction between periodic images of the slab has decayed as
+  :math:`e^{-2\pi g/L_\parallel} \le \varepsilon^2`.
+
+The parameters depend on the cell only continuously (through :math:`V` for Ewald and
+through the slab thickness); integer quantities (mesh points, k-vectors) change in steps
+whose effect is below :math:`\varepsilon`. For NPT dynamics or finite differences, tune
+once with :func:`tune` and pass the frozen :class:`CoulombParameters` to every call.
+"""
+
+import dataclasses
+import math
+
+import torch
+from scipy.special import erfcinv
+
+#: Default splitting width of the mesh methods (Å).
+MESH_SMEARING = 1.2
+
+# mesh spacing / smearing for P3M (5 nodes) and PME (6 nodes), by -log10(accuracy)
+_P3M_SPACING = {2: 1.0, 3: 0.85, 4: 0.7, 5: 0.58, 6: 0.48, 7: 0.4, 8: 0.33}
+_PME_SPACING = {2: 0.8, 3: 0.65, 4: 0.5, 5: 0.4, 6: 0.32, 7: 0.26, 8: 0.21}
+_ORDERS = {"p3m": 5, "pme": 6}
+
+
+@dataclasses.dataclass(frozen=True)
+class CoulombParameters:
+    """Numerical parameters of one evaluation strategy.
+
+    :ivar method: ``"direct"``, ``"ewald"``, ``"pme"`` or ``"p3m"``.
+    :ivar smearing: Ewald splitting width s (Å); ``None`` for ``"direct"``.
+    :ivar cutoff: real-space cutoff (Å); ``0`` when no real-space sum is needed.
+    :ivar k_max: reciprocal cutoff (1/Å), Ewald only.
+    :ivar mesh_spacing: target mesh spacing (Å), mesh methods only.
+    :ivar order: interpolation nodes per axis, mesh methods only.
+    :ivar vacuum: vacuum gap (Å) added along the non-periodic axis of a slab.
+    :ivar accuracy: the accuracy the parameters were chosen for.
+    """
+
+    method: str
+    smearing: float | None = None
+    cutoff: float = 0.0
+    k_max: float | None = None
+    mesh_spacing: float | None = None
+    order: int | None = None
+    vacuum: float | None = None
+    accuracy: float = 1e-6
+
+
+def _table(table: dict[int, float], accuracy: float) -> float:
+    digits = -math.log10(accuracy)
+    keys = sorted(table)
+    digits = min(max(digits, keys[0]), keys[-1])
+    lo = max(k for k in keys if k <= digits)
+    hi = min(k for k in keys if k >= digits)
+    if lo == hi:
+        return table[lo]
+    t = (digits - lo) / (hi - lo)
+    return table[lo] * (1 - t) + table[hi] * t
+
+
+def tune(
+    positions: torch.Tensor,
+    cell: torch.Tensor | None,
+    pbc: tuple[bool, bool, bool],
+    sigma: torch.Tensor | None,
+    method: str,
+    accuracy: float = 1e-6,
+) -> CoulombParameters:
+    """Parameters of ``method`` (already resolved, not ``"auto"``) for ``accuracy``.
+
+    :param positions: ``[N, 3]`` (Å). :param cell: ``[3, 3]`` (Å) or ``None``.
+    :param pbc: periodicity. :param sigma: ``[N]`` Gaussian widths (Å) or ``None``.
+    :param method: ``"direct"``, ``"ewald"``, ``"pme"`` or ``"p3m"``.
+    :param accuracy: relative accuracy, between 1e-12 and 1e-2.
+    """
+    if not 1e-12 <= accuracy <= 1e-2:
+        raise ValueError(f"accuracy must lie in [1e-12, 1e-2], got {accuracy}")
+    if method == "direct":
+        return CoulombParameters(method="direct", accuracy=accuracy)
+    x = float(erfcinv(accuracy))
+    n_atoms = positions.shape[0]
+    if sigma is None:
+        s_min = s_max = 0.0
+        uniform = False
+    else:
+        s_min = math.sqrt(2.0) * float(sigma.detach().min())
+        s_max = math.sqrt(2.0) * float(sigma.detach().max())
+        uniform = bool(torch.all(sigma.detach() == sigma.detach()[0]))
+    slab = not all(pbc)
+    if method == "ewald":
+        if slab:
+            # the volume of the padded cell is not known yet: use the in-plane area and
+            # an estimate of the padded thickness
+            volume = _slab_volume_estimate(positions, cell, pbc, accuracy)
+        else:
+            volume = float(torch.abs(torch.linalg.det(cell.detach())))
+        smearing = (volume**2 / max(n_atoms, 1)) ** (1.0 / 6.0) / math.sqrt(2 * math.pi)
+        smearing = max(smearing, 0.5)
+        cutoff = math.sqrt(2.0) * x * max(smearing, s_max)
+        params = dict(k_max=math.sqrt(2.0) * x / smearing)
+    elif method in ("pme", "p3m"):
+        smearing = max(MESH_SMEARING, s_min)
+        if uniform and s_min >= MESH_SMEARING:
+            cutoff = 0.0
+        else:
+            cutoff = math.sqrt(2.0) * x * max(smearing, s_max)
+        table = _P3M_SPACING if method == "p3m" else _PME_SPACING
+        params = dict(mesh_spacing=smearing * _table(table, accuracy), order=_ORDERS[method])
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    vacuum = None
+    if slab:
+        vacuum = _slab_gap(cell, pbc, cutoff, accuracy)
+    return CoulombParameters(
+        method=method, smearing=smearing, cutoff=cutoff, vacuum=vacuum, accuracy=accuracy,
+        **params,
+    )
+
+
+def _slab_gap(cell: torch.Tensor, pbc, cutoff: float, accuracy: float) -> float:
+    lateral = [float(torch.linalg.norm(cell[a].detach())) for a in range(3) if pbc[a]]
+    return max(cutoff, max(lateral) * math.log(1.0 / accuracy) / math.pi)
+
+
+def _slab_volume_estimate(positions, cell, pbc, accuracy) -> float:
+    axes = [a for a in range(3) if pbc[a]]
+    area = float(torch.linalg.norm(torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()))
+    normal = torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()
+    normal = normal / torch.linalg.norm(normal)
+    z = positions.detach() @ normal
+    thickness = float(z.max() - z.min()) + _slab_gap(cell, pbc, 0.0, accuracy)
+    return area * thickness

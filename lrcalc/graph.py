@@ -1,0 +1,168 @@
+"""From ``ase.Atoms`` to the graph a model reads.
+
+A graph is a plain ``dict`` of tensors; a batch of structures is one graph whose atoms carry the
+index of their structure in ``batch``.
+
+==================  ==========  =====================================================================
+key                 shape       meaning
+==================  ==========  =====================================================================
+``species``         [N]         index of each atom's element in the model's ``species`` list
+``positions``       [N, 3]      Cartesian positions, Å
+``cell``            [B, 3, 3]   cell vectors as rows, Å (zero rows along non-periodic directions
+                                are allowed)
+``pbc``             [B, 3]      periodicity of each structure (bool)
+``edge_index``      [2, E]      row 0: center atom i, row 1: neighbor atom j (global indices)
+``cell_shifts``     [E, 3]      integer cell shift S of the image of j (stored in the float dtype)
+``batch``           [N]         structure index of each atom
+``num_atoms``       [B]         atoms per structure
+``total_charge``    [B]         total charge of each structure, e (``atoms.info["charge"]``, default 0)
+==================  ==========  =====================================================================
+
+Edge vectors are *not* stored: :func:`edge_vectors` recomputes them in torch from positions, cell
+and shifts, so that forces and stress follow by autograd.
+
+Every structure is validated here, so that the calculator and training see the same clear errors:
+empty structures, non-finite coordinates, a periodic direction without a cell, unknown elements
+and atoms closer than :data:`MIN_DISTANCE` Å.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from .errors import InputError
+from .neighbors import neighbor_list
+
+MIN_DISTANCE = 0.1
+"""Å. Two atoms (or an atom and a periodic image) closer than this are rejected as overlapping."""
+
+
+def _validate(atoms: Atoms, species: Sequence[str], label: str) -> None:
+    if len(atoms) == 0:
+        raise InputError(f"{label}: the Atoms object has no atoms")
+    symbols = atoms.get_chemical_symbols()
+    unknown = sorted(set(symbols) - set(species))
+    if unknown:
+        raise InputError(
+            f"{label}: element(s) {', '.join(unknown)} not known to this model "
+            f"(it was built for {', '.join(species)})"
+        )
+    positions = atoms.positions
+    bad = np.flatnonzero(~np.isfinite(positions).all(axis=1))
+    if bad.size:
+        shown = ", ".join(f"{k} ({symbols[k]})" for k in bad[:5])
+        raise InputError(f"{label}: non-finite (NaN or infinite) positions for atom(s) {shown}")
+    cell = np.asarray(atoms.cell[:], dtype=np.float64)
+    if not np.isfinite(cell).all():
+        raise InputError(f"{label}: the cell contains NaN or infinite values")
+    pbc = np.asarray(atoms.pbc, dtype=bool)
+    if pbc.any():
+        periodic_vectors = cell[pbc]
+        # Gram determinant: the (area/length/volume)² spanned by the periodic cell vectors.
+        gram = np.linalg.det(periodic_vectors @ periodic_vectors.T)
+        scale = np.prod(np.linalg.norm(periodic_vectors, axis=1) ** 2)
+        if not scale > 0 or gram <= 1e-12 * scale:
+            raise InputError(
+                f"{label}: pbc={tuple(bool(p) for p in pbc)} but the periodic cell vectors are zero "
+                f"or linearly dependent (cell={cell.tolist()}); set a cell or use pbc=False"
+            )
+        if pbc.all() and abs(np.linalg.det(cell)) < 1e-6:
+            raise InputError(f"{label}: pbc=True with a zero-volume cell {cell.tolist()}")
+
+
+def _check_overlaps(atoms, i, j, shifts, cell, label) -> None:
+    vectors = atoms.positions[j] - atoms.positions[i] + shifts @ cell
+    distances = np.linalg.norm(vectors, axis=1)
+    close = np.flatnonzero(distances < MIN_DISTANCE)
+    if close.size:
+        k = close[0]
+        a, b = int(i[k]), int(j[k])
+        symbols = atoms.get_chemical_symbols()
+        image = "" if not shifts[k].any() else f" (periodic image {shifts[k].tolist()})"
+        raise InputError(
+            f"{label}: atoms {a} ({symbols[a]}) and {b} ({symbols[b]}){image} are "
+            f"{distances[k]:.4f} Å apart, closer than {MIN_DISTANCE} Å: overlapping atoms"
+        )
+
+
+def atoms_to_graph(
+    atoms: Atoms | Sequence[Atoms],
+    species: Sequence[str],
+    cutoff: float,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+    charge_key: str = "charge",
+) -> dict[str, torch.Tensor]:
+    """Build the (batched) graph of one structure or a sequence of structures.
+
+    Args:
+        atoms: an ``ase.Atoms`` or a sequence of them (a batch).
+        species: element symbols known to the model; ``species[k]`` gets index k.
+        cutoff: neighbor cutoff radius in Å.
+        dtype: float dtype of positions, cell and shifts.
+        device: torch device of the returned tensors.
+        charge_key: ``atoms.info`` key holding the total charge in e (default 0 when absent).
+
+    Raises:
+        InputError: for an empty structure, unknown elements, non-finite positions, a periodic
+            direction without a cell, or atoms closer than ``MIN_DISTANCE`` Å.
+    """
+    frames = [atoms] if isinstance(atoms, Atoms) else list(atoms)
+    if not frames:
+        raise InputError("an empty batch: no structures given")
+    index_of = {symbol: k for k, symbol in enumerate(species)}
+
+    species_idx, positions, cells, pbcs, batch, num_atoms, charges = [], [], [], [], [], [], []
+    centers, neighbors, shift_list = [], [], []
+    offset = 0
+    for b, frame in enumerate(frames):
+        label = "structure" if len(frames) == 1 else f"structure {b} of the batch"
+        _validate(frame, species, label)
+        cell = np.asarray(frame.cell[:], dtype=np.float64)
+        i, j, shifts = neighbor_list(frame.positions, cell, frame.pbc, cutoff)
+        _check_overlaps(frame, i, j, shifts, cell, label)
+        n = len(frame)
+        species_idx.append(np.array([index_of[s] for s in frame.get_chemical_symbols()]))
+        positions.append(frame.positions)
+        cells.append(cell)
+        pbcs.append(np.asarray(frame.pbc, dtype=bool))
+        batch.append(np.full(n, b))
+        num_atoms.append(n)
+        charges.append(float(frame.info.get(charge_key, 0.0)))
+        centers.append(i + offset)
+        neighbors.append(j + offset)
+        shift_list.append(shifts)
+        offset += n
+
+    def tensor(x, dt):
+        return torch.as_tensor(np.asarray(x), dtype=dt, device=device)
+
+    return {
+        "species": tensor(np.concatenate(species_idx), torch.long),
+        "positions": tensor(np.concatenate(positions), dtype),
+        "cell": tensor(np.stack(cells), dtype),
+        "pbc": tensor(np.stack(pbcs), torch.bool),
+        "edge_index": tensor(np.stack([np.concatenate(centers), np.concatenate(neighbors)]), torch.long),
+        "cell_shifts": tensor(np.concatenate(shift_list).reshape(-1, 3), dtype),
+        "batch": tensor(np.concatenate(batch), torch.long),
+        "num_atoms": tensor(num_atoms, torch.long),
+        "total_charge": tensor(charges, dtype),
+    }
+
+
+def edge_vectors(
+    positions: torch.Tensor, cell: torch.Tensor, graph: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """Vectors from each center i to the image of neighbor j, [E, 3] in Å.
+
+    ``r_ij = r_j - r_i + S_ij · cell_b`` with ``b`` the structure of atom i. Differentiable with
+    respect to ``positions`` [N, 3] and ``cell`` [B, 3, 3].
+    """
+    i, j = graph["edge_index"]
+    edge_cell = cell[graph["batch"][i]]
+    offsets = torch.einsum("ek,ekx->ex", graph["cell_shifts"], edge_cell)
+    return positions[j] - positions[i] + offsets

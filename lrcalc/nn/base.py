@@ -1,0 +1,80 @@
+"""The interface every lrcalc model implements, and what it returns.
+
+A model maps a graph (:mod:`lrcalc.graph`) to per-atom energies; :class:`AtomisticModel.forward`
+sums them per structure and takes forces and stress by autograd (:mod:`lrcalc.derivatives`).
+Subclasses implement only :meth:`AtomisticModel.per_atom`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..derivatives import apply_strain, forces_and_stress
+
+
+class AtomisticModel(nn.Module):
+    """Base class: graph → energy [B] (eV), atomic energies [N], forces [N, 3], stress [B, 3, 3]."""
+
+    config: dict
+    species: list[str]
+    cutoff: float
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def per_atom(
+        self, graph: dict[str, torch.Tensor], positions: torch.Tensor, cell: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Per-atom outputs; must contain ``atomic_energies`` [N] in eV.
+
+        ``positions`` and ``cell`` must be used instead of ``graph["positions"]``/``graph["cell"]``
+        (they carry the strain for the stress).
+        """
+        raise NotImplementedError
+
+    def forward(
+        self,
+        graph: dict[str, torch.Tensor],
+        compute_forces: bool = True,
+        compute_stress: bool = False,
+        create_graph: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """Energies and their derivatives for a (batched) graph.
+
+        Args:
+            graph: from :func:`lrcalc.graph.atoms_to_graph`, in the model's dtype and device.
+            compute_forces: add ``forces`` [N, 3] (eV/Å).
+            compute_stress: add ``stress`` [B, 3, 3] (eV/Å³, ASE sign; NaN for structures without
+                a cell volume).
+            create_graph: keep the autograd graph (training: a loss on energies, forces or stress
+                will be differentiated with respect to the weights). Otherwise outputs are detached.
+
+        Returns:
+            ``energy`` [B] (eV), ``atomic_energies`` [N] (eV) and the requested derivatives, plus any
+            extra per-atom outputs of the model.
+        """
+        with torch.enable_grad():
+            leaf_positions, positions, cell, strain = apply_strain(graph, compute_stress)
+            out = self.per_atom(graph, positions, cell)
+            num_structures = graph["num_atoms"].shape[0]
+            energy = torch.zeros(
+                num_structures, dtype=out["atomic_energies"].dtype, device=out["atomic_energies"].device
+            ).index_add_(0, graph["batch"], out["atomic_energies"])
+            out["energy"] = energy
+            if compute_forces or compute_stress:
+                forces, stress = forces_and_stress(
+                    energy, leaf_positions, strain, graph["cell"], create_graph=create_graph
+                )
+                if compute_forces:
+                    out["forces"] = forces
+                if stress is not None:
+                    out["stress"] = stress
+        if not create_graph:
+            out = {key: value.detach() for key, value in out.items()}
+        return out

@@ -1,0 +1,118 @@
+"""A NequIP-style interaction block on e3nn.
+
+For atom i with features h_i, species one-hot z_i and neighbors j within the cutoff,
+
+    m_i  = 1/√⟨n⟩ · Σ_j  R(e(r_ij)) · [ (W₁ h_j) ⊗ Y(r̂_ij) ]          (convolution)
+    h_i' = Gate( W₂ m_i + SC(h_i ⊗ z_i) )                              (update)
+
+where Y are spherical harmonics of the edge direction, e(r) the radial embedding, R a radial MLP
+that gives one weight per tensor-product path and channel ("uvu" paths), ⟨n⟩ the average number of
+neighbors, W₁ and W₂ equivariant linear maps, SC a species-dependent self-connection and Gate the
+gated nonlinearity (SiLU/tanh on scalars, sigmoid-gated l > 0 features).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from e3nn import nn as e3nn_nn
+from e3nn import o3
+from torch import nn
+
+
+def hidden_irreps(num_features: int, l_max: int, parity: bool) -> o3.Irreps:
+    """Hidden features: ``num_features`` channels for every l ≤ l_max.
+
+    With ``parity=True`` both parities of each l are kept (O(3) features including pseudo-tensors);
+    with ``parity=False`` only the natural parity (-1)^l (true scalars, vectors, rank-2 tensors).
+    Both choices are equivariant under rotations *and* reflections.
+    """
+    irreps = []
+    for l in range(l_max + 1):
+        parities = (1, -1) if parity else ((-1) ** l,)
+        for p in parities:
+            irreps.append((num_features, (l, p)))
+    return o3.Irreps(irreps)
+
+
+class Interaction(nn.Module):
+    """One convolution + gated update. Declares ``irreps_in`` and ``irreps_out``."""
+
+    def __init__(
+        self,
+        irreps_in: o3.Irreps,
+        irreps_target: o3.Irreps,
+        irreps_sh: o3.Irreps,
+        num_species: int,
+        num_radial_basis: int,
+        radial_mlp_hidden: int,
+        radial_mlp_layers: int,
+        avg_num_neighbors: float,
+    ):
+        super().__init__()
+        self.irreps_in = o3.Irreps(irreps_in)
+        irreps_target = o3.Irreps(irreps_target)
+        irreps_sh = o3.Irreps(irreps_sh)
+        self.inv_sqrt_neighbors = 1.0 / math.sqrt(float(avg_num_neighbors))
+
+        # Tensor-product paths (h_j of type ir_in) ⊗ (Y of type ir_sh) → ir_out, kept when ir_out is
+        # a type of the target features. One output block per path ("uvu": channel-wise).
+        wanted = {ir for _, ir in irreps_target}
+        mid, instructions = [], []
+        for i_in, (mul, ir_in) in enumerate(self.irreps_in):
+            for i_sh, (_, ir_sh) in enumerate(irreps_sh):
+                for ir_out in ir_in * ir_sh:
+                    if ir_out in wanted:
+                        instructions.append((i_in, i_sh, len(mid), "uvu", True))
+                        mid.append((mul, ir_out))
+        irreps_mid = o3.Irreps(mid)
+        self.linear_in = o3.Linear(self.irreps_in, self.irreps_in)
+        self.tensor_product = o3.TensorProduct(
+            self.irreps_in,
+            irreps_sh,
+            irreps_mid,
+            instructions,
+            shared_weights=False,
+            internal_weights=False,
+        )
+        self.radial_mlp = e3nn_nn.FullyConnectedNet(
+            [num_radial_basis] + [radial_mlp_hidden] * radial_mlp_layers + [self.tensor_product.weight_numel],
+            torch.nn.functional.silu,
+        )
+
+        # The gate: scalars pass through an activation; every l > 0 block is multiplied by a
+        # sigmoid of an extra scalar. Only types the convolution can produce are kept.
+        reachable = {ir for _, ir in irreps_mid}
+        scalars = o3.Irreps([(mul, ir) for mul, ir in irreps_target if ir.l == 0 and ir in reachable])
+        gated = o3.Irreps([(mul, ir) for mul, ir in irreps_target if ir.l > 0 and ir in reachable])
+        gates = o3.Irreps(f"{gated.num_irreps}x0e") if gated.num_irreps else o3.Irreps("")
+        self.gate = e3nn_nn.Gate(
+            scalars,
+            [torch.nn.functional.silu if ir.p == 1 else torch.tanh for _, ir in scalars],
+            gates,
+            [torch.sigmoid] * len(gates),
+            gated,
+        )
+        self.linear_out = o3.Linear(irreps_mid.simplify(), self.gate.irreps_in)
+        self.self_connection = o3.FullyConnectedTensorProduct(
+            self.irreps_in, o3.Irreps(f"{num_species}x0e"), self.gate.irreps_in
+        )
+        self.irreps_out = self.gate.irreps_out
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        species_onehot: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_sh: torch.Tensor,
+        edge_radial: torch.Tensor,
+    ) -> torch.Tensor:
+        center, neighbor = edge_index
+        weights = self.radial_mlp(edge_radial)
+        messages = self.tensor_product(self.linear_in(features)[neighbor], edge_sh, weights)
+        aggregated = torch.zeros(
+            features.shape[0], messages.shape[1], dtype=messages.dtype, device=messages.device
+        ).index_add_(0, center, messages)
+        update = self.linear_out(aggregated * self.inv_sqrt_neighbors)
+        return self.gate(update + self.self_connection(features, species_onehot))
