@@ -13,7 +13,7 @@ in practice gives relative RMS errors of energy, forces and stress of about
   O(N^{3/2})), reciprocal cutoff :math:`k_{\max} = \sqrt2\,x/s`;
 - P3M/PME: :math:`s = \max(s_0, \sqrt2\,\sigma_{\min})` with :math:`s_0` =
   :data:`MESH_SMEARING` (Å), mesh spacing :math:`h = s\,c(\varepsilon)` from a table
-  calibrated against Ewald (P3M with 5 interpolation nodes, PME with 6). When all atoms
+  calibrated against Ewald (P3M with 5 interpolation nodes, PME with 7). When all atoms
   share one width :math:`\sigma` and :math:`s = \sqrt2\sigma`, the real-space remainder is
   exactly zero and no pair list is needed;
 - slabs: vacuum gap :math:`g = \max(r_c,\ L_\parallel \ln(1/\varepsilon) / \pi)`, where
@@ -34,12 +34,13 @@ import torch
 from scipy.special import erfcinv
 
 #: Default splitting width of the mesh methods (Å).
-MESH_SMEARING = 1.2
+MESH_SMEARING = 1.6
 
 # mesh spacing / smearing for P3M (5 nodes) and PME (6 nodes), by -log10(accuracy)
-_P3M_SPACING = {2: 1.0, 3: 0.85, 4: 0.7, 5: 0.58, 6: 0.48, 7: 0.4, 8: 0.33}
-_PME_SPACING = {2: 0.8, 3: 0.65, 4: 0.5, 5: 0.4, 6: 0.32, 7: 0.26, 8: 0.21}
-_ORDERS = {"p3m": 5, "pme": 6}
+# (calibrated on 400 random ions in a triclinic cell: relative RMS force error <= accuracy)
+_P3M_SPACING = {2: 0.9, 3: 0.75, 4: 0.58, 5: 0.4, 6: 0.24, 7: 0.17, 8: 0.12}
+_PME_SPACING = {2: 0.7, 3: 0.55, 4: 0.43, 5: 0.33, 6: 0.24, 7: 0.18, 8: 0.13}
+_ORDERS = {"p3m": 5, "pme": 7}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,71 @@
+"""Checks of user input with clear error messages."""
+
+import torch
+
+METHODS = ("auto", "direct", "ewald", "pme", "p3m")
+
+
+def check_system(positions, cell, pbc, sigma, method):
+    """Validate and normalise ``(positions, cell, pbc, sigma, method)``.
+
+    Returns ``(cell, pbc)`` with ``pbc`` a tuple of three bools and ``cell`` ``None``
+    for non-periodic systems.
+    """
+    if not isinstance(positions, torch.Tensor):
+        raise TypeError("positions must be a torch.Tensor of shape [N, 3] (Å)")
+    if positions.dim() != 2 or positions.shape[1] != 3:
+        raise ValueError(f"positions must have shape [N, 3], got {list(positions.shape)}")
+    if not torch.isfinite(positions).all():
+        raise ValueError("positions contain NaN or infinite values")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    if pbc is None:
+        pbc = (False, False, False) if cell is None else (True, True, True)
+    if isinstance(pbc, torch.Tensor):
+        pbc = pbc.tolist()
+    if isinstance(pbc, bool):
+        pbc = (pbc, pbc, pbc)
+    pbc = tuple(bool(p) for p in pbc)
+    if len(pbc) != 3:
+        raise ValueError(f"pbc must be three booleans, got {pbc}")
+    n_periodic = sum(pbc)
+    if n_periodic == 1:
+        raise ValueError(
+            f"pbc={pbc} (wire geometry) is not supported: use full 3-D periodicity, "
+            "a slab with two periodic directions, or no periodicity"
+        )
+    if n_periodic > 0:
+        if cell is None:
+            raise ValueError(f"pbc={pbc} needs a cell")
+        if not isinstance(cell, torch.Tensor) or cell.shape != (3, 3):
+            raise ValueError("cell must be a [3, 3] torch.Tensor with cell vectors as rows (Å)")
+        if not torch.isfinite(cell).all():
+            raise ValueError("cell contains NaN or infinite values")
+        if n_periodic == 3:
+            volume = float(torch.abs(torch.linalg.det(cell.detach())))
+            scale = float(torch.linalg.norm(cell.detach(), dim=1).prod())
+        else:
+            a, b = [i for i in range(3) if pbc[i]]
+            volume = float(torch.linalg.norm(torch.linalg.cross(cell[a], cell[b]).detach()))
+            scale = float(torch.linalg.norm(cell[a].detach()) * torch.linalg.norm(cell[b].detach()))
+        if not volume > 1e-10 * max(scale, 1e-300):
+            raise ValueError(
+                f"the periodic cell vectors are degenerate (zero volume/area) for pbc={pbc}"
+            )
+    else:
+        cell = None
+    if sigma is not None:
+        if not isinstance(sigma, torch.Tensor) or sigma.shape != positions.shape[:1]:
+            raise ValueError("sigma must be a tensor of shape [N] (Å) or None")
+        if not torch.isfinite(sigma).all() or not (sigma.detach() > 0).all():
+            raise ValueError("sigma must be finite and positive (use sigma=None for point charges)")
+    return cell, pbc
+
+
+def check_charges(charges, n_atoms):
+    if not isinstance(charges, torch.Tensor):
+        raise TypeError("charges must be a torch.Tensor of shape [N] or [N, C] (e)")
+    if charges.dim() not in (1, 2) or charges.shape[0] != n_atoms:
+        raise ValueError(f"charges must have shape [N] or [N, C] with N={n_atoms}, got {list(charges.shape)}")
+    if not torch.isfinite(charges).all():
+        raise ValueError("charges contain NaN or infinite values")
