@@ -53,15 +53,15 @@ class LRCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
+        graph = atoms_to_graph(  # validates the structure first
+            atoms, self.model.species, self.model.cutoff, dtype=self.model.dtype, device=self.device
+        )
         has_volume = bool(atoms.pbc.any()) and abs(atoms.cell.volume) > 1e-12
         if "stress" in properties and not has_volume:
             raise PropertyNotImplementedError(
                 "stress needs a periodic cell with a volume; this structure has "
                 f"pbc={tuple(bool(p) for p in atoms.pbc)} and cell volume {atoms.cell.volume:.3g} Å³"
             )
-        graph = atoms_to_graph(
-            atoms, self.model.species, self.model.cutoff, dtype=self.model.dtype, device=self.device
-        )
         # Stress costs little beyond the forces: compute it whenever it is defined, so that an
         # optimizer asking for forces and then stress does not evaluate the model twice.
         out = self.model(graph, compute_forces=True, compute_stress=has_volume)

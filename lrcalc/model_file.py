@@ -17,7 +17,6 @@ import datetime
 import json
 import os
 import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -118,7 +117,7 @@ def read_model_file(name_or_path: str | os.PathLike) -> tuple[Path, dict]:
             f"could run code when loaded. An lrcalc model file never does; only open it with "
             f"torch.load(weights_only=False) if you trust its origin. ({str(error).splitlines()[0]})"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+    except Exception as error:  # torch.load raises many types on damaged archives (even IndexError)
         raise ModelFileError(
             f"{path}: not a readable model file (corrupt or truncated?): {str(error).splitlines()[0]}"
         ) from None

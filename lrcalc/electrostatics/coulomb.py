@@ -62,6 +62,8 @@ class CoulombOperator:
     :param accuracy: relative accuracy for :func:`~.tuning.tune`.
     :param parameters: frozen :class:`~.tuning.CoulombParameters` (overrides ``method``
         and ``accuracy``); use them for smooth NPT dynamics.
+    :param pairs: a :class:`~.neighbors.PairList` from an earlier operator on the same
+        geometry (skips the neighbour search).
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class CoulombOperator:
         method: str = "auto",
         accuracy: float = 1e-6,
         parameters: CoulombParameters | None = None,
+        pairs=None,
     ):
         if parameters is not None:
             method = parameters.method
@@ -88,6 +91,7 @@ class CoulombOperator:
         self.parts = []
         self.slab = None
         self.background = None
+        self.pairs = None
         if method == "direct":
             self.parts.append(DirectSum(positions, sigma))
             return
@@ -97,7 +101,9 @@ class CoulombOperator:
             cell = self.slab.cell
             pbc = (True, True, True)
         if parameters.cutoff > 0:
-            pairs = build_pair_list(positions, cell, pbc, parameters.cutoff)
+            if pairs is None:
+                pairs = build_pair_list(positions, cell, pbc, parameters.cutoff)
+            self.pairs = pairs
             self.parts.append(RealSpaceSum(pairs, positions, cell, sigma, smearing))
         if method == "ewald":
             self.parts.append(EwaldKSpace(positions, cell, smearing, parameters.k_max))
@@ -132,7 +138,7 @@ class CoulombOperator:
         Used for Jacobi preconditioning; zero for point charges.
         """
         if self.sigma is None:
-            return torch.zeros(self.n_atoms)
+            return torch.zeros(self.n_atoms, dtype=torch.float64)
         return COULOMB_CONSTANT * self_coefficient(self.sigma.detach(), None)
 
 

@@ -1,0 +1,283 @@
+r"""Charge equilibration (Qeq) with a total-charge constraint and implicit gradients.
+
+The charges minimise
+
+.. math::
+
+    L(q) = \sum_i \big(\chi_i q_i + \tfrac12 J_i q_i^2\big) + E_{\mathrm{coul}}(q)
+    \quad\text{subject to}\quad \sum_i q_i = Q,
+
+with electronegativities :math:`\chi` (eV/e), hardnesses :math:`J` (eV/e²) and the
+Gaussian-charge Coulomb energy :math:`E_{\mathrm{coul}} = \tfrac12 q^{\mathsf T} k_e A q`
+of :mod:`.coulomb`. With :math:`H = k_e A + \operatorname{diag}(J)` the optimality
+conditions are :math:`H q + \chi = \mu \mathbf 1`, :math:`\mathbf 1^{\mathsf T} q = Q`.
+
+Solvers:
+
+- ``"dense"``: builds :math:`H` (O(N²) memory) and solves the bordered (KKT) system
+  directly; for small N.
+- ``"cg"``: matrix-free preconditioned conjugate gradients restricted to the plane
+  :math:`\sum_i q_i = Q`, one application of the Coulomb operator (Ewald or P3M/PME, with
+  the pair list, kernel values and mesh weights built once) per iteration; O(N) memory.
+  The preconditioner is the constraint-projected Jacobi preconditioner
+  :math:`z = \Pi D^{-1} r` with :math:`D_{ii} = J_i + k_e/(\sqrt\pi\sigma_i)` and
+  :math:`\Pi` the :math:`D`-orthogonal projection onto zero-sum vectors.
+
+Gradients (implicit differentiation). With :math:`q^*` the detached solution, :math:`S`
+the constrained inverse of :math:`H` (solution of :math:`Hy = b - c\mathbf 1`,
+:math:`\mathbf 1^{\mathsf T}y = 0`) and the projected residual
+:math:`r(\theta) = -P\,\nabla_q L(q^*;\theta)` (zero in value, but carrying the
+dependence on :math:`\theta = (\chi, J, \sigma, \text{positions}, \text{cell})`):
+
+.. math::
+
+    q = q^* + S\,r(\theta), \qquad E = L(q^*;\theta) - \tfrac12\, r^{\mathsf T} S\, r .
+
+Both are exact in value (Newton step from :math:`q^*`), the first derivatives of
+:math:`q` and :math:`E` are exact (adjoint solve with :math:`S` in the backward pass), and
+so are the second derivatives of :math:`E` (forces in a training loss, Hessians): the
+quadratic correction supplies the :math:`-\partial_\theta\nabla_q L\, S\, \nabla_q
+\partial_\theta L` term. Second derivatives of the *charges* treat :math:`S` as constant
+and are not exact. Only one differentiable application of the Coulomb operator is made,
+so memory stays O(N).
+"""
+
+import dataclasses
+import math
+
+import torch
+
+from .constants import COULOMB_CONSTANT
+from .coulomb import CoulombOperator
+from .kernels import self_coefficient
+from .tuning import CoulombParameters
+from .validation import check_system
+
+#: Largest system for which ``solver="auto"`` uses the dense solver.
+DENSE_MAX_ATOMS = 400
+
+
+class QeqConvergenceError(RuntimeError):
+    """The conjugate-gradient Qeq solve did not reach its tolerance."""
+
+
+@dataclasses.dataclass
+class QeqInfo:
+    """Diagnostics of a Qeq solve: solver used, iterations, final relative residual."""
+
+    solver: str
+    iterations: int
+    residual: float
+    parameters: CoulombParameters
+
+
+class _HardnessOperator:
+    """Detached linear map ``q -> H q`` (eV/e) with its constrained inverse."""
+
+    def __init__(self, coulomb: CoulombOperator, hardness, sigma, solver, tol, max_iter, scale):
+        self.coulomb = coulomb
+        self.hardness = hardness
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.scale = scale
+        self.matrix = None
+        diag = hardness.clone()
+        if sigma is not None:
+            diag = diag + COULOMB_CONSTANT * self_coefficient(sigma, None)
+        self.inv_diag = 1.0 / diag
+        if solver == "dense":
+            n = hardness.shape[0]
+            eye = torch.eye(n, dtype=hardness.dtype, device=hardness.device)
+            h = coulomb(eye)
+            h = 0.5 * (h + h.T) + torch.diag(hardness)
+            kkt = torch.zeros(n + 1, n + 1, dtype=h.dtype, device=h.device)
+            kkt[:n, :n] = h
+            kkt[:n, n] = 1.0
+            kkt[n, :n] = 1.0
+            self.matrix = h
+            self.kkt_lu = torch.linalg.lu_factor(kkt)
+
+    def __call__(self, q):
+        h = self.hardness if q.dim() == 1 else self.hardness.unsqueeze(-1)
+        return self.coulomb(q) + h * q
+
+    def _precondition(self, r):
+        z = self.inv_diag * r
+        return z - (z.sum() / self.inv_diag.sum()) * self.inv_diag
+
+    def solve(self, rhs, total, initial=None):
+        """Minimise ``½ qᵀHq - rhsᵀq`` with ``Σq = total``; returns ``(q, iters, residual)``."""
+        n = rhs.shape[0]
+        if self.solver == "dense":
+            b = torch.cat([rhs, rhs.new_tensor([total])])
+            x = torch.linalg.lu_solve(*self.kkt_lu, b.unsqueeze(-1)).squeeze(-1)
+            q = x[:n]
+            q = q + (total - q.sum()) / n
+            res = rhs - self(q)
+            res = res - res.mean()
+            return q, 1, float(torch.linalg.norm(res)) / self.scale
+        q = torch.full_like(rhs, total / n) if initial is None else initial + (total - initial.sum()) / n
+        r = rhs - self(q)
+        r = r - r.mean()
+        target = self.tol * self.scale
+        norm = float(torch.linalg.norm(r))
+        if norm <= target:
+            return q, 0, norm / self.scale
+        z = self._precondition(r)
+        p = z
+        rz = torch.dot(r, z)
+        for iteration in range(1, self.max_iter + 1):
+            ap = self(p)
+            alpha = rz / torch.dot(p, ap)
+            q = q + alpha * p
+            r = r - alpha * ap
+            r = r - r.mean()
+            norm = float(torch.linalg.norm(r))
+            if norm <= target:
+                q = q + (total - q.sum()) / n
+                return q, iteration, norm / self.scale
+            z = self._precondition(r)
+            rz_new = torch.dot(r, z)
+            p = z + (rz_new / rz) * p
+            rz = rz_new
+        raise QeqConvergenceError(
+            f"Qeq conjugate gradients did not converge in {self.max_iter} iterations "
+            f"(relative residual {norm / self.scale:.2e} > tol {self.tol:.1e}); check that "
+            "the hardnesses are positive, or raise max_iter / tol"
+        )
+
+    def constrained_inverse(self, b):
+        """``y = S b``: ``H y = b - c 1`` with ``Σy = 0`` (b is projected first)."""
+        b = b - b.mean()
+        if self.solver != "dense" and float(torch.linalg.norm(b)) <= self.tol * self.scale:
+            return torch.zeros_like(b)
+        y, _, _ = self.solve(b, 0.0)
+        return y - y.mean()
+
+
+class _ConstrainedSolve(torch.autograd.Function):
+    """``y = S b`` with the backward ``S g`` (S is symmetric); twice differentiable in b."""
+
+    @staticmethod
+    def forward(ctx, b, operator):
+        ctx.operator = operator
+        return operator.constrained_inverse(b.detach())
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _ConstrainedSolve.apply(grad, ctx.operator), None
+
+
+class _NewtonCorrection(torch.autograd.Function):
+    """``S r`` for a residual ``r`` that is zero up to the solver tolerance.
+
+    The forward value is returned as zero (it is below the tolerance); the backward is the
+    exact adjoint solve ``S g``.
+    """
+
+    @staticmethod
+    def forward(ctx, r, operator):
+        ctx.operator = operator
+        return torch.zeros_like(r)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _ConstrainedSolve.apply(grad, ctx.operator), None
+
+
+def qeq(
+    positions: torch.Tensor,
+    chi: torch.Tensor,
+    hardness: torch.Tensor,
+    sigma: torch.Tensor | None,
+    total_charge: float = 0.0,
+    cell: torch.Tensor | None = None,
+    pbc=None,
+    method: str = "auto",
+    accuracy: float = 1e-6,
+    initial_charges: torch.Tensor | None = None,
+    solver: str = "auto",
+    tol: float | None = None,
+    max_iter: int = 500,
+    parameters: CoulombParameters | None = None,
+    return_info: bool = False,
+):
+    r"""Equilibrated charges (e) and the minimised Qeq energy (eV).
+
+    Minimises :math:`\sum_i(\chi_i q_i + \tfrac12 J_i q_i^2) + E_{\mathrm{coul}}(q)` subject
+    to :math:`\sum_i q_i` = ``total_charge``. Differentiable (implicit differentiation, see
+    the module docstring) with respect to ``chi``, ``hardness``, ``sigma``, ``positions``
+    and ``cell``, including second derivatives of the energy.
+
+    :param positions: ``[N, 3]`` (Å).
+    :param chi: ``[N]`` electronegativities (eV/e).
+    :param hardness: ``[N]`` hardnesses :math:`J_i` (eV/e²); with the Coulomb matrix they
+        must make the problem positive definite (positive values are safe).
+    :param sigma: ``[N]`` Gaussian widths (Å), or ``None`` for point charges.
+    :param total_charge: net charge Q (e); periodic cells get a neutralising background.
+    :param cell: ``[3, 3]`` cell vectors as rows (Å) or ``None``. :param pbc: three bools.
+    :param method: Coulomb strategy, ``"auto"``, ``"direct"``, ``"ewald"``, ``"pme"``,
+        ``"p3m"``. :param accuracy: relative accuracy of the Coulomb operator.
+    :param initial_charges: ``[N]`` warm start for CG (e.g. the previous MD step).
+    :param solver: ``"auto"`` (dense up to :data:`DENSE_MAX_ATOMS` atoms), ``"dense"`` or
+        ``"cg"``.
+    :param tol: CG tolerance on :math:`\|P(Hq + \chi)\| / \|P\chi\|` (``P`` removes the
+        mean); default ``min(accuracy, 1e-6)``.
+    :param max_iter: CG iteration limit; :class:`QeqConvergenceError` beyond it.
+    :param parameters: frozen Coulomb parameters (see :func:`~.tuning.tune`).
+    :param return_info: also return a :class:`QeqInfo`.
+    :return: ``(charges [N] in e, energy in eV)`` (and ``info``).
+    """
+    cell, pbc = check_system(positions, cell, pbc, sigma, method if parameters is None else parameters.method)
+    n = positions.shape[0]
+    for name, value in (("chi", chi), ("hardness", hardness)):
+        if not isinstance(value, torch.Tensor) or value.shape != (n,):
+            raise ValueError(f"{name} must be a tensor of shape [N] = [{n}]")
+        if not torch.isfinite(value).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+    if initial_charges is not None and (
+        initial_charges.shape != (n,) or not torch.isfinite(initial_charges).all()
+    ):
+        raise ValueError("initial_charges must be a finite tensor of shape [N]")
+    if solver == "auto":
+        solver = "dense" if n <= DENSE_MAX_ATOMS else "cg"
+    if solver not in ("dense", "cg"):
+        raise ValueError(f"unknown solver {solver!r}; use 'auto', 'dense' or 'cg'")
+    tol = min(accuracy, 1e-6) if tol is None else tol
+    total_charge = float(total_charge)
+
+    detach = lambda t: None if t is None else t.detach()  # noqa: E731
+    with torch.no_grad():
+        coulomb = CoulombOperator(
+            detach(positions), detach(cell), pbc, detach(sigma), method, accuracy, parameters
+        )
+        chi0, hard0 = chi.detach(), hardness.detach()
+        scale = float(torch.linalg.norm(chi0 - chi0.mean()))
+        scale = max(scale, float(chi0.abs().max()), 1e-300) if scale == 0 else scale
+        operator = _HardnessOperator(coulomb, hard0, detach(sigma), solver, tol, max_iter, scale)
+        init = None if initial_charges is None else initial_charges.detach().to(chi0.dtype)
+        q_star, iterations, residual = operator.solve(-chi0, total_charge, init)
+
+    inputs = [positions, chi, hardness, sigma, cell]
+    needs_grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in inputs
+    )
+    if needs_grad:
+        differentiable = CoulombOperator(
+            positions, cell, pbc, sigma, parameters=coulomb.parameters, pairs=coulomb.pairs
+        )
+        phi = differentiable(q_star)
+        gradient = chi + hardness * q_star + phi
+        r = -(gradient - gradient.mean())
+        delta = _NewtonCorrection.apply(r, operator)
+        charges = q_star + delta
+        lagrangian = (chi * q_star).sum() + 0.5 * (hardness * q_star**2).sum() + 0.5 * (q_star * phi).sum()
+        energy = lagrangian - 0.5 * (r * delta).sum()
+    else:
+        phi = coulomb(q_star)
+        charges = q_star
+        energy = (chi0 * q_star).sum() + 0.5 * (hard0 * q_star**2).sum() + 0.5 * (q_star * phi).sum()
+    if return_info:
+        return charges, energy, QeqInfo(solver, iterations, residual, coulomb.parameters)
+    return charges, energy
