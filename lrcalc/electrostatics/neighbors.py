@@ -21,15 +21,16 @@ class PairList:
 
     :ivar i: first atom of each pair, int64 tensor ``[P]``.
     :ivar j: second atom of each pair, int64 tensor ``[P]``.
-    :ivar shifts: integer cell shifts as a float tensor ``[P, 3]`` (same dtype as the
-        positions).
+    :ivar shifts: integer cell shifts, int32 tensor ``[P, 3]``.
+    :ivar distances: detached pair distances ``[P]`` (Å) at the time of the search.
     :ivar cutoff: the cutoff used (Å).
     """
 
-    def __init__(self, i: torch.Tensor, j: torch.Tensor, shifts: torch.Tensor, cutoff: float):
+    def __init__(self, i, j, shifts, distances, cutoff: float):
         self.i = i
         self.j = j
         self.shifts = shifts
+        self.distances = distances
         self.cutoff = cutoff
 
     def __len__(self) -> int:
@@ -38,8 +39,9 @@ class PairList:
     def vectors(self, positions: torch.Tensor, cell: torch.Tensor | None) -> torch.Tensor:
         r"""Pair vectors :math:`\mathbf r_{ij}` (Å), differentiable, shape ``[P, 3]``."""
         vec = positions[self.j] - positions[self.i]
-        if cell is not None:
-            vec = vec + self.shifts @ cell
+        if cell is not None and self.shifts.shape[0] > 0:
+            s = self.shifts.to(cell.dtype)
+            vec = vec + s[:, :1] * cell[0] + s[:, 1:2] * cell[1] + s[:, 2:] * cell[2]
         return vec
 
 
@@ -64,11 +66,12 @@ def build_pair_list(
         box = cell.detach().cpu().numpy().astype(np.float64)
         periodic = [bool(p) for p in pbc]
     search = vesin.NeighborList(cutoff=float(cutoff), full_list=False)
-    i, j, s = search.compute(pos, box, periodic, "ijS")
+    i, j, s, d = search.compute(pos, box, periodic, "ijSd", copy=False)
     device = positions.device
     return PairList(
-        torch.as_tensor(i.astype(np.int64), device=device),
-        torch.as_tensor(j.astype(np.int64), device=device),
-        torch.as_tensor(s, dtype=positions.dtype, device=device),
+        torch.from_numpy(i.astype(np.int64)).to(device),
+        torch.from_numpy(j.astype(np.int64)).to(device),
+        torch.from_numpy(s.astype(np.int32)).to(device),
+        torch.from_numpy(d.astype(np.float64)).to(device=device, dtype=positions.dtype),
         float(cutoff),
     )

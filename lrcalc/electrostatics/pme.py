@@ -102,9 +102,24 @@ class MeshKSpace:
         else:
             raise ValueError(f"unknown mesh method {method!r}; use 'p3m' or 'pme'")
         self.mesh.compute_weights(positions)
+        # Precompute, once per geometry, the flat mesh index and the 3-D weight of every
+        # (node, atom) pair so that each application is one scatter and one gather.
+        m = self.mesh
+        weights = m.interpolation_weights
+        self.weights = (
+            weights[m.x_shifts, :, 0] * weights[m.y_shifts, :, 1] * weights[m.z_shifts, :, 2]
+        ).unsqueeze(-1)
+        self.index = ((m.x_indices * shape[1] + m.y_indices) * shape[2] + m.z_indices).reshape(-1)
+        self.shape = list(shape)
         self.inverse_volume = 1.0 / torch.abs(torch.linalg.det(cell))
 
     def __call__(self, charges: torch.Tensor) -> torch.Tensor:
-        rho = self.mesh.points_to_mesh(charges)
-        phi_mesh = self.filter.forward(rho)
-        return self.mesh.mesh_to_points(phi_mesh) * self.inverse_volume
+        n_channels = charges.shape[1]
+        values = (self.weights * charges.unsqueeze(0)).reshape(-1, n_channels)
+        rho = torch.zeros(
+            math.prod(self.shape), n_channels, dtype=values.dtype, device=values.device
+        ).index_add(0, self.index, values)
+        rho = rho.T.reshape(n_channels, *self.shape)
+        phi_mesh = self.filter.forward(rho).reshape(n_channels, -1).T
+        phi = (phi_mesh[self.index].reshape(self.weights.shape[0], -1, n_channels) * self.weights).sum(0)
+        return phi * self.inverse_volume

@@ -50,6 +50,7 @@ import torch
 from .constants import COULOMB_CONSTANT
 from .coulomb import CoulombOperator
 from .kernels import self_coefficient
+from .preconditioner import CoarseMeshPreconditioner, JacobiPreconditioner
 from .tuning import CoulombParameters
 from .validation import check_system
 
@@ -74,7 +75,8 @@ class QeqInfo:
 class _HardnessOperator:
     """Detached linear map ``q -> H q`` (eV/e) with its constrained inverse."""
 
-    def __init__(self, coulomb: CoulombOperator, hardness, sigma, solver, tol, max_iter, scale):
+    def __init__(self, coulomb: CoulombOperator, hardness, sigma, solver, tol, max_iter, scale,
+                 positions=None, cell=None, preconditioner="auto"):
         self.coulomb = coulomb
         self.hardness = hardness
         self.solver = solver
@@ -82,10 +84,19 @@ class _HardnessOperator:
         self.max_iter = max_iter
         self.scale = scale
         self.matrix = None
-        diag = hardness.clone()
-        if sigma is not None:
-            diag = diag + COULOMB_CONSTANT * self_coefficient(sigma, None)
-        self.inv_diag = 1.0 / diag
+        if preconditioner == "auto":
+            preconditioner = "mesh" if cell is not None and solver == "cg" else "jacobi"
+        if preconditioner == "mesh":
+            padded = coulomb.slab.cell if coulomb.slab is not None else cell
+            self.preconditioner = CoarseMeshPreconditioner(positions, padded, hardness, sigma)
+        elif preconditioner == "jacobi":
+            diag = hardness.clone()
+            if sigma is not None:
+                diag = diag + COULOMB_CONSTANT * self_coefficient(sigma, None)
+            self.preconditioner = JacobiPreconditioner(diag)
+        else:
+            raise ValueError(f"unknown preconditioner {preconditioner!r}; use 'auto', 'mesh' or 'jacobi'")
+        self.p_ones = self.preconditioner(torch.ones_like(hardness))
         if solver == "dense":
             n = hardness.shape[0]
             eye = torch.eye(n, dtype=hardness.dtype, device=hardness.device)
@@ -103,8 +114,8 @@ class _HardnessOperator:
         return self.coulomb(q) + h * q
 
     def _precondition(self, r):
-        z = self.inv_diag * r
-        return z - (z.sum() / self.inv_diag.sum()) * self.inv_diag
+        z = self.preconditioner(r)
+        return z - (z.sum() / self.p_ones.sum()) * self.p_ones
 
     def solve(self, rhs, total, initial=None):
         """Minimise ``½ qᵀHq - rhsᵀq`` with ``Σq = total``; returns ``(q, iters, residual)``."""
@@ -201,6 +212,7 @@ def qeq(
     tol: float | None = None,
     max_iter: int = 500,
     parameters: CoulombParameters | None = None,
+    preconditioner: str = "auto",
     return_info: bool = False,
 ):
     r"""Equilibrated charges (e) and the minimised Qeq energy (eV).
@@ -226,6 +238,9 @@ def qeq(
         mean); default ``min(accuracy, 1e-6)``.
     :param max_iter: CG iteration limit; :class:`QeqConvergenceError` beyond it.
     :param parameters: frozen Coulomb parameters (see :func:`~.tuning.tune`).
+    :param preconditioner: CG preconditioner: ``"auto"`` (``"mesh"`` for periodic systems,
+        else ``"jacobi"``), ``"mesh"`` (coarse-mesh Woodbury, see
+        :mod:`.preconditioner`) or ``"jacobi"``.
     :param return_info: also return a :class:`QeqInfo`.
     :return: ``(charges [N] in e, energy in eV)`` (and ``info``).
     """
@@ -255,7 +270,10 @@ def qeq(
         chi0, hard0 = chi.detach(), hardness.detach()
         scale = float(torch.linalg.norm(chi0 - chi0.mean()))
         scale = max(scale, float(chi0.abs().max()), 1e-300) if scale == 0 else scale
-        operator = _HardnessOperator(coulomb, hard0, detach(sigma), solver, tol, max_iter, scale)
+        operator = _HardnessOperator(
+            coulomb, hard0, detach(sigma), solver, tol, max_iter, scale,
+            detach(positions), detach(cell), preconditioner,
+        )
         init = None if initial_charges is None else initial_charges.detach().to(chi0.dtype)
         q_star, iterations, residual = operator.solve(-chi0, total_charge, init)
 

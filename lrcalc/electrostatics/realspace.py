@@ -37,7 +37,13 @@ class RealSpaceSum:
     ):
         self.i = pairs.i
         self.j = pairs.j
-        r = torch.linalg.norm(pairs.vectors(positions, cell), dim=-1)
+        differentiable = torch.is_grad_enabled() and (
+            positions.requires_grad or (cell is not None and cell.requires_grad)
+        )
+        if differentiable:
+            r = torch.linalg.norm(pairs.vectors(positions, cell), dim=-1)
+        else:
+            r = pairs.distances
         s_ij = None if sigma is None else pair_width(sigma[pairs.i], sigma[pairs.j])
         self.values = short_range(r, smearing, s_ij)
 
