@@ -35,7 +35,7 @@ import torch
 from ase import Atoms
 
 from .errors import InputError
-from .neighbors import neighbor_list
+from .neighbors import neighbor_list, radius_graph_on_device, torch_cluster_available
 
 MIN_DISTANCE = 0.1
 """Å. Two atoms (or an atom and a periodic image) closer than this are rejected as overlapping."""
@@ -89,6 +89,24 @@ def _check_overlaps(atoms, i, j, shifts, cell, label) -> None:
         )
 
 
+BACKENDS = ("auto", "vesin", "torch-cluster")
+
+
+def _use_torch_cluster(backend: str, frame: Atoms, device) -> bool:
+    if backend not in BACKENDS:
+        raise ValueError(f"neighbor_backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "vesin":
+        return False
+    periodic = bool(np.any(frame.pbc))
+    if backend == "torch-cluster":
+        if periodic:
+            raise InputError("the torch-cluster neighbor back end handles non-periodic structures only")
+        if not torch_cluster_available():
+            raise ImportError('neighbor_backend="torch-cluster" needs torch-cluster: pip install "lrcalc[cluster]"')
+        return True
+    return not periodic and torch.device(device).type != "cpu" and torch_cluster_available()
+
+
 def atoms_to_graph(
     atoms: Atoms | Sequence[Atoms],
     species: Sequence[str],
@@ -96,6 +114,7 @@ def atoms_to_graph(
     dtype: torch.dtype = torch.float64,
     device: str | torch.device = "cpu",
     charge_key: str = "charge",
+    neighbor_backend: str = "auto",
 ) -> dict[str, torch.Tensor]:
     """Build the (batched) graph of one structure or a sequence of structures.
 
@@ -106,6 +125,9 @@ def atoms_to_graph(
         dtype: float dtype of positions, cell and shifts.
         device: torch device of the returned tensors.
         charge_key: ``atoms.info`` key holding the total charge in e (default 0 when absent).
+        neighbor_backend: ``"vesin"`` (CPU, every kind of cell), ``"torch-cluster"`` (on ``device``,
+            molecules only; needs the optional torch-cluster) or ``"auto"``: torch-cluster for
+            molecules when ``device`` is not the CPU and torch-cluster is installed, vesin otherwise.
 
     Raises:
         InputError: for an empty structure, unknown elements, non-finite positions, a periodic
@@ -123,7 +145,12 @@ def atoms_to_graph(
         label = "structure" if len(frames) == 1 else f"structure {b} of the batch"
         _validate(frame, species, label)
         cell = np.asarray(frame.cell[:], dtype=np.float64)
-        i, j, shifts = neighbor_list(frame.positions, cell, frame.pbc, cutoff)
+        if _use_torch_cluster(neighbor_backend, frame, device):
+            on_device = torch.as_tensor(frame.positions, dtype=torch.float64, device=device)
+            i, j = (t.cpu().numpy() for t in radius_graph_on_device(on_device, cutoff))
+            shifts = np.zeros((len(i), 3), dtype=np.int64)
+        else:
+            i, j, shifts = neighbor_list(frame.positions, cell, frame.pbc, cutoff)
         _check_overlaps(frame, i, j, shifts, cell, label)
         n = len(frame)
         species_idx.append(np.array([index_of[s] for s in frame.get_chemical_symbols()]))

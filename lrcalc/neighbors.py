@@ -38,3 +38,28 @@ def neighbor_list(
         quantities="ijS",
     )
     return i.astype(np.int64), j.astype(np.int64), shifts.astype(np.int64)
+
+
+def torch_cluster_available() -> bool:
+    """Whether the optional ``torch-cluster`` (``pip install "lrcalc[cluster]"``) is installed."""
+    try:
+        import torch_cluster  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def radius_graph_on_device(positions, cutoff: float):
+    """Full neighbor list of a non-periodic structure, computed where ``positions`` live (e.g. a GPU).
+
+    Uses ``torch_cluster.radius_graph`` with no cap on the number of neighbors (its default of 32
+    would silently drop pairs). Returns ``(i, j)`` as int64 tensors on the same device; all cell
+    shifts are zero.
+    """
+    from torch_cluster import radius_graph
+
+    edge_index = radius_graph(
+        positions, r=float(cutoff), loop=False, max_num_neighbors=max(int(positions.shape[0]) - 1, 1)
+    )
+    # torch_cluster's row 0 is the source (neighbor j), row 1 the target (center i).
+    return edge_index[1].long(), edge_index[0].long()

@@ -38,3 +38,32 @@ def test_same_pairs_as_ase(make, cutoff):
     reference = sorted(zip(i_ref.tolist(), j_ref.tolist(), map(tuple, shifts_ref.tolist())))
     assert len(ours) > 0
     assert ours == reference
+
+
+def test_torch_cluster_back_end_matches_vesin_for_molecules():
+    pytest.importorskip("torch_cluster", reason="optional extra lrcalc[cluster] not installed")
+    import lrcalc
+
+    atoms = make_molecule()
+    species = sorted(set(atoms.get_chemical_symbols()))
+    pairs = {}
+    for backend in ("vesin", "torch-cluster"):
+        graph = lrcalc.atoms_to_graph(atoms, species, 3.0, neighbor_backend=backend)
+        pairs[backend] = sorted(map(tuple, graph["edge_index"].T.tolist()))
+        assert not graph["cell_shifts"].any()
+    assert len(pairs["vesin"]) > 0 and pairs["vesin"] == pairs["torch-cluster"]
+
+
+def test_torch_cluster_back_end_refuses_periodic_structures():
+    import lrcalc
+    from lrcalc import InputError
+
+    with pytest.raises((InputError, ImportError)):
+        lrcalc.atoms_to_graph(make_slab(), ["Cu", "C", "O"], 3.0, neighbor_backend="torch-cluster")
+
+
+def test_unknown_back_end():
+    import lrcalc
+
+    with pytest.raises(ValueError, match="neighbor_backend must be one of"):
+        lrcalc.atoms_to_graph(make_molecule(), ["C", "H", "O"], 3.0, neighbor_backend="kdtree")

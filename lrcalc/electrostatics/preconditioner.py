@@ -37,6 +37,10 @@ from .constants import COULOMB_CONSTANT
 from .pme import MeshKSpace, mesh_shape
 
 
+#: Split width of the preconditioner mesh, in units of the mean interatomic distance.
+PRECONDITIONER_SMEARING = 1.2
+
+
 class JacobiPreconditioner:
     """:math:`z = D^{-1} r` with a given positive diagonal ``d`` (eV/e²)."""
 
@@ -60,7 +64,7 @@ class CoarseMeshPreconditioner:
         n = positions.shape[0]
         volume = torch.abs(torch.linalg.det(cell))
         if smearing is None:
-            smearing = 1.2 * float((volume / n) ** (1.0 / 3.0))
+            smearing = PRECONDITIONER_SMEARING * float((volume / n) ** (1.0 / 3.0))
         self.mesh = MeshKSpace(positions, cell, smearing, mesh_shape(cell, 0.7 * smearing, 4), order=4)
         on_site = -math.sqrt(2.0 / math.pi) / smearing
         if sigma is not None:
