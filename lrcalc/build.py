@@ -37,6 +37,18 @@ def build_model(config: dict) -> AtomisticModel:
                 polynomial_p=config["polynomial_p"],
                 avg_num_neighbors=config["avg_num_neighbors"],
             )
+        elif config["long_range"] == "qeq":
+            from .nn.qeq_model import QeqModel  # imports the electrostatics engine only when needed
+
+            model = QeqModel(
+                **{key: config[key] for key in (
+                    "species", "cutoff", "num_layers", "num_layers_feedback", "l_max", "num_features",
+                    "parity", "num_radial_basis", "radial_mlp_hidden", "radial_mlp_layers",
+                    "polynomial_p", "avg_num_neighbors", "charge_feedback", "learn_sigma",
+                    "hardness_init", "charge_embedding_size", "charge_embedding_max", "qeq_method",
+                    "qeq_accuracy",
+                )}
+            )
         else:  # resolve_config only admits implemented methods
             raise AssertionError(config["long_range"])
     model.config = config

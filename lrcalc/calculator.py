@@ -33,10 +33,14 @@ class LRCalculator(Calculator):
     non-periodic axis carry no pressure of a surrounding medium. A molecule (no periodicity) has no
     stress: asking for it raises ``PropertyNotImplementedError``.
 
-    The total charge ``atoms.info["charge"]`` (default 0) is passed to models that use it.
+    Models with charges (``long_range: "qeq"``) add ``charges`` (e per atom; ``atoms.get_charges()``)
+    and, for molecules, ``dipole`` (Σ q_i r_i in e·Å; ``atoms.get_dipole_moment()``). Their total
+    charge is ``atoms.info["charge"]`` (default 0). Between calls the previous charges warm-start the
+    charge solve (iterative solver for large systems), which saves iterations in MD.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+    charge_properties = ["charges", "dipole"]
 
     def __init__(self, model: AtomisticModel | str | os.PathLike, device: str | torch.device = "cpu", **kwargs):
         super().__init__(**kwargs)
@@ -49,6 +53,11 @@ class LRCalculator(Calculator):
             )
         self.model = model.to(device).eval()
         self.device = torch.device(device)
+        self.has_charges = model.config.get("long_range", "none") != "none"
+        self.implemented_properties = list(type(self).implemented_properties)
+        if self.has_charges:
+            self.implemented_properties += self.charge_properties
+        self._previous_charges = None
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -62,6 +71,8 @@ class LRCalculator(Calculator):
                 "stress needs a periodic cell with a volume; this structure has "
                 f"pbc={tuple(bool(p) for p in atoms.pbc)} and cell volume {atoms.cell.volume:.3g} Å³"
             )
+        if self.has_charges and self._previous_charges is not None and len(self._previous_charges) == len(atoms):
+            graph["initial_charges"] = self._previous_charges
         # Stress costs little beyond the forces: compute it whenever it is defined, so that an
         # optimizer asking for forces and then stress does not evaluate the model twice.
         out = self.model(graph, compute_forces=True, compute_stress=has_volume)
@@ -75,3 +86,9 @@ class LRCalculator(Calculator):
         if has_volume:
             stress = out["stress"][0].cpu().double().numpy()
             self.results["stress"] = stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+        if self.has_charges:
+            charges = out["charges"].detach()
+            self._previous_charges = charges
+            self.results["charges"] = charges.cpu().double().numpy()
+            if not atoms.pbc.any():
+                self.results["dipole"] = self.results["charges"] @ atoms.positions

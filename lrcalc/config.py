@@ -19,6 +19,21 @@ key                         default    meaning
                                        from its data)
 ``seed``                    0          seed of the weight initialisation
 ==========================  =========  ==========================================================
+
+With ``long_range: "qeq"`` (NequIP-LR, :mod:`lrcalc.nn.qeq_model`) ``num_layers`` counts the layers
+before the charge equilibration, and these keys apply (an error with ``"none"``):
+
+==========================  =========  ==========================================================
+``num_layers_feedback``     1          interaction layers after the charges are known
+``charge_feedback``         True       feed the charges into those layers (False: ablation)
+``learn_sigma``             True       learn the Gaussian charge widths σ_Z (else fixed at the
+                                       covalent radii)
+``hardness_init``           1.0        initial hardness J_Z, eV/e² (learned, kept positive)
+``charge_embedding_size``   8          Gaussians in the charge embedding g(q)
+``charge_embedding_max``    1.5        the embedding grid spans [−max, max], e
+``qeq_method``              auto       Coulomb strategy: auto, direct, ewald, pme, p3m
+``qeq_accuracy``            1e-6       relative accuracy of the Coulomb sums
+==========================  =========  ==========================================================
 """
 
 from __future__ import annotations
@@ -45,7 +60,18 @@ DEFAULTS = {
     "avg_num_neighbors": 20.0,
     "seed": 0,
 }
-LONG_RANGE_METHODS = ("none",)
+QEQ_DEFAULTS = {
+    "num_layers_feedback": 1,
+    "charge_feedback": True,
+    "learn_sigma": True,
+    "hardness_init": 1.0,
+    "charge_embedding_size": 8,
+    "charge_embedding_max": 1.5,
+    "qeq_method": "auto",
+    "qeq_accuracy": 1e-6,
+}
+LONG_RANGE_DEFAULTS = {"none": {}, "qeq": QEQ_DEFAULTS}
+LONG_RANGE_METHODS = tuple(LONG_RANGE_DEFAULTS)
 DTYPES = ("float32", "float64")
 
 
@@ -53,6 +79,21 @@ def _positive_int(config, key):
     value = config[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"config[{key!r}] must be a positive integer, got {value!r}")
+
+
+def _check_qeq(config: dict) -> None:
+    if isinstance(config["num_layers_feedback"], bool) or not isinstance(config["num_layers_feedback"], int) \
+            or config["num_layers_feedback"] < 0:
+        raise ConfigError("config['num_layers_feedback'] must be an integer ≥ 0")
+    for key in ("charge_feedback", "learn_sigma"):
+        if not isinstance(config[key], bool):
+            raise ConfigError(f"config[{key!r}] must be true or false, got {config[key]!r}")
+    for key in ("hardness_init", "charge_embedding_max", "qeq_accuracy"):
+        if isinstance(config[key], bool) or not isinstance(config[key], (int, float)) or not config[key] > 0:
+            raise ConfigError(f"config[{key!r}] must be a positive number, got {config[key]!r}")
+    _positive_int(config, "charge_embedding_size")
+    if config["qeq_method"] not in ("auto", "direct", "ewald", "pme", "p3m"):
+        raise ConfigError(f"config['qeq_method'] must be auto, direct, ewald, pme or p3m, got {config['qeq_method']!r}")
 
 
 def resolve_config(config: dict) -> dict:
@@ -66,11 +107,25 @@ def resolve_config(config: dict) -> dict:
     missing = [key for key in REQUIRED if key not in config]
     if missing:
         raise ConfigError(f"model config lacks required key(s): {', '.join(missing)}")
-    unknown = sorted(set(config) - set(REQUIRED) - set(DEFAULTS))
+    method = config.get("long_range", DEFAULTS["long_range"])
+    if method not in LONG_RANGE_METHODS:
+        raise ConfigError(
+            f"config['long_range']={method!r} is not available in this version of "
+            f"lrcalc (available: {', '.join(LONG_RANGE_METHODS)})"
+        )
+    extra = LONG_RANGE_DEFAULTS[method]
+    all_extra = {key for defaults in LONG_RANGE_DEFAULTS.values() for key in defaults}
+    misplaced = sorted((set(config) & all_extra) - set(extra))
+    if misplaced:
+        raise ConfigError(
+            f"config key(s) {', '.join(misplaced)} do not apply to long_range={method!r}"
+        )
+    unknown = sorted(set(config) - set(REQUIRED) - set(DEFAULTS) - all_extra)
     if unknown:
-        known = ", ".join(sorted(set(REQUIRED) | set(DEFAULTS)))
+        known = ", ".join(sorted(set(REQUIRED) | set(DEFAULTS) | all_extra))
         raise ConfigError(f"unknown model config key(s): {', '.join(unknown)} (known keys: {known})")
     resolved = copy.deepcopy(DEFAULTS)
+    resolved.update(copy.deepcopy(extra))
     resolved.update(copy.deepcopy(config))
 
     species = resolved["species"]
@@ -85,11 +140,8 @@ def resolve_config(config: dict) -> dict:
     if not isinstance(resolved["cutoff"], (int, float)) or not resolved["cutoff"] > 0:
         raise ConfigError(f"config['cutoff'] must be a positive number of Å, got {resolved['cutoff']!r}")
     resolved["cutoff"] = float(resolved["cutoff"])
-    if resolved["long_range"] not in LONG_RANGE_METHODS:
-        raise ConfigError(
-            f"config['long_range']={resolved['long_range']!r} is not available in this version of "
-            f"lrcalc (available: {', '.join(LONG_RANGE_METHODS)})"
-        )
+    if method == "qeq":
+        _check_qeq(resolved)
     if resolved["dtype"] not in DTYPES:
         raise ConfigError(f"config['dtype'] must be one of {DTYPES}, got {resolved['dtype']!r}")
     for key in ("num_layers", "num_features", "num_radial_basis", "radial_mlp_hidden", "radial_mlp_layers"):

@@ -1,19 +1,21 @@
-r"""Preconditioner for the Qeq conjugate-gradient solve.
+r"""Preconditioners for the Qeq conjugate-gradient solve.
 
 The Qeq matrix :math:`H = k_e A + \operatorname{diag}(J)` couples a local part with the
 long-ranged Coulomb interaction, whose smooth (small-k) modes have eigenvalues
 :math:`\sim 4\pi k_e n / k^2`: the condition number grows with the box length squared and
-plain CG needs ever more iterations. We approximate
+Jacobi-preconditioned CG needs ever more iterations. :class:`CoarseMeshPreconditioner`
+approximates
 
 .. math::
 
     H \approx D + W^{\mathsf T} T W,
 
 with :math:`W` the P3M charge spreading onto a *coarse* mesh, :math:`T` the mesh
-long-range Coulomb operator of a wide Gaussian split :math:`s_p` (symbol
-:math:`\lambda(\mathbf k) = k_e M \hat G(\mathbf k)/(V U^2(\mathbf k))`), and :math:`D_{ii} =
-J_i + k_e\big(1/(\sqrt\pi\sigma_i) - \sqrt{2/\pi}/s_p\big)` the on-site remainder. The
-Woodbury identity gives
+Gaussian-Coulomb operator of the r.m.s. pair width :math:`s_{\mathrm{eff}} =
+\sqrt{2\langle\sigma^2\rangle}` (symbol :math:`\lambda(\mathbf k) = k_e M\,4\pi
+e^{-k^2 s_{\mathrm{eff}}^2/2}/(k^2 V U^2(\mathbf k))`, :math:`U` the assignment function),
+and :math:`D_{ii} = J_i + k_e\big(1/(\sqrt\pi\sigma_i) - \sqrt{2/\pi}/s_{\mathrm{eff}}\big)`
+the on-site remainder. The Woodbury identity gives
 
 .. math::
 
@@ -23,10 +25,10 @@ Woodbury identity gives
 and :math:`W D^{-1} W^{\mathsf T}` is replaced by its translation-averaged symbol
 :math:`c(\mathbf k) = (N/M)\langle D^{-1}\rangle U^2(\mathbf k)`, so that the middle factor
 is the Fourier multiplier :math:`\lambda/(1 + \lambda c)`. One application costs one
-coarse-mesh spread, two small FFTs and one interpolation. The result is projected onto
-zero-sum vectors :math:`D`-orthogonally (:math:`z = Pr - \frac{\mathbf 1^{\mathsf T}Pr}
-{\mathbf 1^{\mathsf T}P\mathbf 1} P\mathbf 1`), which keeps it symmetric on the constraint
-plane.
+coarse-mesh spread, two small FFTs and one interpolation, a fraction of a Coulomb
+operator application. In :mod:`.qeq` the result is projected onto zero-sum vectors
+(:math:`z = Pr - \frac{\mathbf 1^{\mathsf T}Pr}{\mathbf 1^{\mathsf T}P\mathbf 1} P\mathbf
+1`), which keeps it symmetric on the constraint plane.
 """
 
 import math
@@ -34,11 +36,12 @@ import math
 import torch
 
 from .constants import COULOMB_CONSTANT
+from .kernels import long_range_fourier
 from .pme import MeshKSpace, mesh_shape
 
-
-#: Split width of the preconditioner mesh, in units of the mean interatomic distance.
-PRECONDITIONER_SMEARING = 1.2
+#: Width of the coarse-mesh split, in units of the mean interatomic distance.
+PRECONDITIONER_SMEARING = 1.5
+DECONVOLVE = True
 
 
 class JacobiPreconditioner:
@@ -56,8 +59,9 @@ class CoarseMeshPreconditioner:
 
     :param positions: ``[N, 3]`` (Å), detached. :param cell: ``[3, 3]`` (Å), detached,
         3-D periodic (slabs: the padded cell). :param hardness: ``[N]`` (eV/e²).
-    :param sigma: ``[N]`` (Å) or ``None``. :param smearing: preconditioner split width
-        :math:`s_p` (Å); default 1.2 times the mean interatomic distance.
+    :param sigma: ``[N]`` (Å) or ``None``. :param smearing: width setting the coarse mesh
+        spacing (Å); default :data:`PRECONDITIONER_SMEARING` times the mean interatomic
+        distance.
     """
 
     def __init__(self, positions, cell, hardness, sigma, smearing: float | None = None):
@@ -66,17 +70,21 @@ class CoarseMeshPreconditioner:
         if smearing is None:
             smearing = PRECONDITIONER_SMEARING * float((volume / n) ** (1.0 / 3.0))
         self.mesh = MeshKSpace(positions, cell, smearing, mesh_shape(cell, 0.7 * smearing, 4), order=4)
-        on_site = -math.sqrt(2.0 / math.pi) / smearing
+        s_eff = smearing if sigma is None else float(torch.sqrt(2.0 * (sigma**2).mean()))
+        on_site = -math.sqrt(2.0 / math.pi) / s_eff
         if sigma is not None:
             on_site = on_site + 1.0 / (math.sqrt(math.pi) * sigma)
         diag = hardness + COULOMB_CONSTANT * on_site
-        floor = 0.25 * (hardness + (0.0 if sigma is None else COULOMB_CONSTANT / (math.sqrt(math.pi) * sigma)))
-        self.inv_diag = 1.0 / torch.maximum(diag, floor)
+        full = hardness + (0.0 if sigma is None else COULOMB_CONSTANT / (math.sqrt(math.pi) * sigma))
+        self.inv_diag = 1.0 / torch.maximum(diag, 0.25 * full)
         filt = self.mesh.filter
         n_mesh = math.prod(self.mesh.shape)
         kh = (filt._kvectors @ cell.T) / torch.tensor(self.mesh.shape, dtype=cell.dtype)
         u2 = filt._charge_assignment(kh)
-        lam = COULOMB_CONSTANT * n_mesh * filt._kfilter / volume
+        kernel = long_range_fourier(filt._k_sq, s_eff)
+        if DECONVOLVE:
+            kernel = kernel / u2
+        lam = COULOMB_CONSTANT * n_mesh * kernel / volume
         c = (n / n_mesh) * self.inv_diag.mean() * u2
         self.multiplier = lam / (1.0 + lam * c) / n_mesh
 

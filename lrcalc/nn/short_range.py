@@ -46,6 +46,24 @@ class LocalEnvironment(nn.Module):
         return self.spherical_harmonics(vectors), self.radial(lengths)
 
 
+def interaction_stack(irreps_in, num_layers, target, irreps_sh, num_species, num_radial_basis,
+                      radial_mlp_hidden, radial_mlp_layers, avg_num_neighbors):
+    """``num_layers`` interaction blocks chained from ``irreps_in``; returns (ModuleList, irreps_out)."""
+    layers, irreps = [], o3.Irreps(irreps_in)
+    for _ in range(num_layers):
+        layer = Interaction(irreps, target, irreps_sh, num_species, num_radial_basis,
+                            radial_mlp_hidden, radial_mlp_layers, avg_num_neighbors)
+        layers.append(layer)
+        irreps = layer.irreps_out
+    return nn.ModuleList(layers), irreps
+
+
+def run_layers(layers, h, onehot, graph, edge_sh, edge_radial):
+    for layer in layers:
+        h = layer(h, onehot, graph["edge_index"], edge_sh, edge_radial)
+    return h
+
+
 class ShortRangeModel(AtomisticModel):
     """NequIP-style message passing within ``cutoff``; see :func:`lrcalc.build_model` for the
     meaning of each hyperparameter."""
@@ -70,23 +88,17 @@ class ShortRangeModel(AtomisticModel):
         num_species = len(self.species)
         self.environment = LocalEnvironment(cutoff, l_max, num_radial_basis, polynomial_p)
         self.embedding = o3.Linear(o3.Irreps(f"{num_species}x0e"), o3.Irreps(f"{num_features}x0e"))
-        target = hidden_irreps(num_features, l_max, parity)
-        irreps = o3.Irreps(f"{num_features}x0e")
-        layers = []
-        for _ in range(num_layers):
-            layer = Interaction(
-                irreps,
-                target,
-                self.environment.irreps_sh,
-                num_species,
-                num_radial_basis,
-                radial_mlp_hidden,
-                radial_mlp_layers,
-                avg_num_neighbors,
-            )
-            layers.append(layer)
-            irreps = layer.irreps_out
-        self.layers = nn.ModuleList(layers)
+        self.layers, irreps = interaction_stack(
+            o3.Irreps(f"{num_features}x0e"),
+            num_layers,
+            hidden_irreps(num_features, l_max, parity),
+            self.environment.irreps_sh,
+            num_species,
+            num_radial_basis,
+            radial_mlp_hidden,
+            radial_mlp_layers,
+            avg_num_neighbors,
+        )
         self.readout = ScalarReadout(irreps, max(num_features // 2, 1))
         self.energy_scale = nn.Parameter(torch.ones(num_species))
         self.energy_shift = nn.Parameter(torch.zeros(num_species))
@@ -96,9 +108,7 @@ class ShortRangeModel(AtomisticModel):
         species = graph["species"]
         onehot = torch.nn.functional.one_hot(species, len(self.species)).to(positions.dtype)
         edge_sh, edge_radial = self.environment(edge_vectors(positions, cell, graph))
-        h = self.embedding(onehot)
-        for layer in self.layers:
-            h = layer(h, onehot, graph["edge_index"], edge_sh, edge_radial)
+        h = run_layers(self.layers, self.embedding(onehot), onehot, graph, edge_sh, edge_radial)
         return h, onehot
 
     def per_atom(self, graph, positions, cell):

@@ -1,0 +1,360 @@
+"""Labelled data for training and evaluation: read, check, split, describe, batch.
+
+    extxyz ──ase.io.read──► frames + labels ──atoms_to_graph (once per frame)──► cached graphs
+           ──collate(indices)──► one batched graph + its labels
+
+Labels (ASE units) are looked up by key in ``atoms.info`` / ``atoms.arrays`` and then in the
+results of the calculator ``ase.io`` attaches (the extxyz reader puts ``energy``, ``forces``,
+``stress`` there):
+
+=============  ==========  ============================================================
+label          shape       unit
+=============  ==========  ============================================================
+``energy``     [B]         eV (absolute: the model's per-species shifts absorb the offset)
+``forces``     [N, 3]      eV/Å
+``stress``     [B, 3, 3]   eV/Å³, ASE sign (from Voigt 6 or 3×3 stress, or −virial / volume)
+``charges``    [N]         e
+=============  ==========  ============================================================
+
+Neighbor lists are computed once per frame and kept: an epoch only concatenates cached tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, InputError
+from ..graph import atoms_to_graph
+
+LABELS = ("energy", "forces", "stress", "charges")
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _lookup(atoms, key: str, per_atom: bool):
+    """The value stored under ``key`` for a frame, or ``None``."""
+    if key is None:
+        return None
+    store = atoms.arrays if per_atom else atoms.info
+    if key in store:
+        return np.asarray(store[key], dtype=np.float64)
+    results = getattr(atoms.calc, "results", None) or {}
+    if key in results:
+        return np.asarray(results[key], dtype=np.float64)
+    if per_atom and key == "initial_charges" and atoms.has("initial_charges"):
+        return np.asarray(atoms.get_initial_charges(), dtype=np.float64)
+    return None
+
+
+def _as_stress_matrix(value: np.ndarray) -> np.ndarray | None:
+    value = np.asarray(value, dtype=np.float64).reshape(-1)
+    if value.size == 9:
+        return value.reshape(3, 3)
+    if value.size == 6:  # Voigt order xx yy zz yz xz xy
+        xx, yy, zz, yz, xz, xy = value
+        return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+    return None
+
+
+def frame_labels(atoms, keys: dict) -> dict[str, np.ndarray]:
+    """The labels a frame has, in ASE units (see the module docstring); absent labels are left out.
+
+    ``keys`` maps ``energy_key``, ``forces_key``, ``stress_key``, ``virial_key`` and
+    ``charges_key`` to the names used in the file (``None`` skips a label).
+    """
+    labels = {}
+    energy = _lookup(atoms, keys.get("energy_key"), per_atom=False)
+    if energy is not None and energy.size == 1:
+        labels["energy"] = energy.reshape(())
+    forces = _lookup(atoms, keys.get("forces_key"), per_atom=True)
+    if forces is not None and forces.shape == (len(atoms), 3):
+        labels["forces"] = forces
+    stress = _lookup(atoms, keys.get("stress_key"), per_atom=False)
+    stress = None if stress is None else _as_stress_matrix(stress)
+    if stress is None:
+        virial = _lookup(atoms, keys.get("virial_key"), per_atom=False)
+        virial = None if virial is None else _as_stress_matrix(virial)
+        volume = abs(atoms.cell.volume) if atoms.pbc.any() else 0.0
+        if virial is not None and volume > 1e-12:
+            stress = -virial / volume
+    if stress is not None:
+        labels["stress"] = stress
+    charges = _lookup(atoms, keys.get("charges_key"), per_atom=True)
+    if charges is not None and charges.shape == (len(atoms),):
+        labels["charges"] = charges
+    return labels
+
+
+@dataclass
+class Dataset:
+    """Frames of one data file with their labels and, once :meth:`build_graphs` ran, their graphs."""
+
+    path: Path
+    frames: list
+    labels: list[dict[str, np.ndarray]]
+    total_charge_key: str = "charge"
+    graphs: list[dict[str, torch.Tensor]] | None = field(default=None, repr=False)
+    sha256: str = ""
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def available(self, name: str, indices=None) -> bool:
+        """Whether every frame (of ``indices``) has label ``name``."""
+        indices = range(len(self)) if indices is None else indices
+        return all(name in self.labels[k] for k in indices)
+
+    def require(self, names, indices, what: str) -> None:
+        """Raise a clear :class:`InputError` when a frame of ``indices`` lacks one of ``names``."""
+        for name in names:
+            lacking = [int(k) for k in indices if name not in self.labels[k]]
+            if lacking:
+                shown = ", ".join(map(str, lacking[:10])) + (" …" if len(lacking) > 10 else "")
+                raise InputError(
+                    f"{self.path}: {len(lacking)} frame(s) of the {what} lack the {name!r} label "
+                    f"needed by the loss (frames {shown}); check the data keys or set its weight to 0"
+                )
+
+    def check_species(self, species) -> None:
+        known = set(species)
+        for k, atoms in enumerate(self.frames):
+            unknown = sorted(set(atoms.get_chemical_symbols()) - known)
+            if unknown:
+                raise InputError(
+                    f"{self.path}: frame {k} holds element(s) {', '.join(unknown)} that the model's "
+                    f"species list lacks ({', '.join(species)}); add them to model.species"
+                )
+
+    def build_graphs(self, species, cutoff: float, dtype: torch.dtype) -> None:
+        """Neighbor lists and graph tensors of every frame, once (CPU tensors in ``dtype``)."""
+        graphs = []
+        for k, atoms in enumerate(self.frames):
+            try:
+                graph = atoms_to_graph(atoms, species, cutoff, dtype=dtype, charge_key=self.total_charge_key)
+            except InputError as error:
+                raise InputError(f"{self.path}: frame {k}: {error}") from None
+            labels = self.labels[k]
+            for name in LABELS:
+                if name in labels:
+                    graph[f"ref_{name}"] = torch.as_tensor(labels[name], dtype=torch.float64)
+            graphs.append(graph)
+        self.graphs = graphs
+
+    def collate(self, indices, device="cpu") -> dict[str, torch.Tensor]:
+        """One batched graph (the layout of :func:`lrcalc.atoms_to_graph`) of frames ``indices``,
+        with ``ref_energy`` [B], ``ref_forces`` [N, 3], ``ref_stress`` [B, 3, 3] and ``ref_charges``
+        [N] (float64) where every frame of the batch has them."""
+        parts = [self.graphs[k] for k in indices]
+        num_atoms = torch.cat([p["num_atoms"] for p in parts])
+        offsets = torch.cumsum(num_atoms, 0) - num_atoms
+        batch = {
+            "edge_index": torch.cat([p["edge_index"] + o for p, o in zip(parts, offsets.tolist())], dim=1),
+            "batch": torch.repeat_interleave(torch.arange(len(parts)), num_atoms),
+            "num_atoms": num_atoms,
+        }
+        for key in ("species", "positions", "cell", "pbc", "cell_shifts", "total_charge", "ref_forces",
+                    "ref_charges"):
+            if all(key in p for p in parts):
+                batch[key] = torch.cat([p[key] for p in parts])
+        for key in ("ref_energy", "ref_stress"):
+            if all(key in p for p in parts):
+                batch[key] = torch.stack([p[key] for p in parts])
+        if device != "cpu" and torch.device(device).type != "cpu":
+            batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+        return batch
+
+
+def read_dataset(path, data_config: dict) -> Dataset:
+    """Read a labelled data file (``data_config`` holds the ``data`` section's keys).
+
+    Raises:
+        InputError: a missing or unreadable file, or a file without frames.
+    """
+    from ase.io import read
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"data file {str(path)!r} not found (from {Path.cwd()})")
+    try:
+        frames = read(path, index=":")
+    except Exception as error:  # ase.io raises many kinds on foreign files
+        raise InputError(f"{path}: cannot read it with ase.io: {error}") from None
+    if not isinstance(frames, list):
+        frames = [frames]
+    if not frames:
+        raise InputError(f"{path}: the file holds no structures")
+    labels = [frame_labels(atoms, data_config) for atoms in frames]
+    return Dataset(
+        path=path,
+        frames=frames,
+        labels=labels,
+        total_charge_key=data_config.get("total_charge_key") or "charge",
+        sha256=file_sha256(path),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- split
+
+
+def random_split(num_frames: int, fractions, seed: int) -> dict[str, list[int]]:
+    """Shuffle ``range(num_frames)`` with ``seed`` and cut it by ``fractions`` (train, val, test).
+
+    Set sizes are rounded down; the remainder (frames a fraction sum below 1 leaves out) is unused.
+
+    Raises:
+        ConfigError: when train or val (or test with a positive fraction) would be empty.
+    """
+    order = np.random.default_rng(seed).permutation(num_frames)
+    sizes = [int(np.floor(f * num_frames + 1e-9)) for f in fractions]
+    split, start = {}, 0
+    for name, size, fraction in zip(SPLIT_NAMES, sizes, fractions):
+        if size == 0 and fraction > 0:
+            raise ConfigError(
+                f"data.split_fractions {list(fractions)} of {num_frames} frames leave the {name} set "
+                f"empty; use more data or a larger fraction"
+            )
+        split[name] = sorted(int(k) for k in order[start : start + size])
+        start += size
+    return split
+
+
+def read_split_file(path, num_frames: int) -> dict[str, list[int]]:
+    """A split from a JSON file ``{"train": [...], "val": [...], "test": [...]}`` (test optional).
+
+    Raises:
+        InputError: a missing file, a malformed one, indices out of range, or a set in two places.
+        ConfigError: an empty train or val set.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"split file {str(path)!r} not found (from {Path.cwd()})")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON: {error}") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: a split file must map set names (train, val, test) to index lists")
+    split = {}
+    for name in SPLIT_NAMES:
+        values = raw.get(name, [])
+        if not isinstance(values, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise InputError(f"{path}: {name!r} must be a list of integer frame indices")
+        out_of_range = [v for v in values if not 0 <= v < num_frames]
+        if out_of_range:
+            raise InputError(
+                f"{path}: {name!r} holds indices outside the {num_frames} frames of the data: {out_of_range[:5]}"
+            )
+        split[name] = [int(v) for v in values]
+    for name in ("train", "val"):
+        if not split[name]:
+            raise ConfigError(f"{path}: the {name} set is empty")
+    seen = {}
+    for name in SPLIT_NAMES:
+        for v in split[name]:
+            if v in seen:
+                raise InputError(f"{path}: frame {v} is in both {seen[v]!r} and {name!r}")
+            seen[v] = name
+    return split
+
+
+def make_split(dataset: Dataset, data_config: dict) -> dict[str, list[int]]:
+    if data_config.get("split_file"):
+        return read_split_file(data_config["split_file"], len(dataset))
+    return random_split(len(dataset), data_config["split_fractions"], data_config["split_seed"])
+
+
+def parse_subset(spec: str | None, num_frames: int) -> list[int] | None:
+    """Frame indices from ``FILE.json:SET`` (a set of a split file), ``FILE.json`` holding a plain
+    list of indices, or ``None`` (every frame)."""
+    if spec is None:
+        return None
+    file_part, name = spec.rsplit(":", 1) if ":" in spec else (spec, "")
+    path = Path(file_part)
+    if not path.is_file():
+        raise InputError(f"index file {str(path)!r} not found")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON: {error}") from None
+    if name:
+        if not isinstance(raw, dict) or name not in raw:
+            names = ", ".join(raw) if isinstance(raw, dict) else "none"
+            raise InputError(f"{path}: no set {name!r} (sets: {names})")
+        raw = raw[name]
+    if not isinstance(raw, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in raw):
+        raise InputError(f"{spec}: expected a list of integer frame indices (use FILE.json:SET for a split file)")
+    bad = [v for v in raw if not 0 <= v < num_frames]
+    if bad:
+        raise InputError(f"{spec}: indices outside the {num_frames} frames of the data: {bad[:5]}")
+    if not raw:
+        raise InputError(f"{spec}: the index set is empty")
+    return [int(v) for v in raw]
+
+
+# ---------------------------------------------------------------------------------------- statistics
+
+
+def energy_shifts(dataset: Dataset, indices, species) -> np.ndarray:
+    """Per-species energy shifts μ_s (eV) by least squares: E_b ≈ Σ_s n_bs μ_s.
+
+    Solved as μ = ē + argmin ‖N x − (E − ē·n)‖ (minimum norm), with ē the mean energy per atom: a
+    species whose count is not determined by the data (e.g. every frame has the same composition)
+    gets ē rather than an arbitrary split of the total.
+    """
+    index_of = {s: k for k, s in enumerate(species)}
+    counts = np.zeros((len(indices), len(species)))
+    energies = np.zeros(len(indices))
+    for row, k in enumerate(indices):
+        for symbol in dataset.frames[k].get_chemical_symbols():
+            counts[row, index_of[symbol]] += 1
+        energies[row] = dataset.labels[k]["energy"]
+    per_atom = float(np.sum(energies) / np.sum(counts))
+    residual = energies - per_atom * counts.sum(axis=1)
+    solution, *_ = np.linalg.lstsq(counts, residual, rcond=None)
+    shifts = per_atom + solution
+    present = counts.sum(axis=0) > 0
+    shifts[~present] = per_atom
+    return shifts
+
+
+def average_num_neighbors(dataset: Dataset, indices) -> float:
+    """Mean number of neighbors within the cutoff per atom (needs :meth:`Dataset.build_graphs`)."""
+    edges = sum(int(dataset.graphs[k]["edge_index"].shape[1]) for k in indices)
+    atoms = sum(len(dataset.frames[k]) for k in indices)
+    return max(edges / atoms, 1e-3)
+
+
+def force_rms(dataset: Dataset, indices) -> float | None:
+    """Root mean square of the force components (eV/Å), or ``None`` without force labels."""
+    if not dataset.available("forces", indices):
+        return None
+    squares = np.concatenate([dataset.labels[k]["forces"].reshape(-1) ** 2 for k in indices])
+    return float(np.sqrt(np.mean(squares)))
+
+
+def energy_scale(dataset: Dataset, indices, shifts, species) -> float:
+    """The scale of the model's per-atom output: the force RMS when forces are known, otherwise the
+    standard deviation of the energy per atom left after the shifts (eV)."""
+    rms = force_rms(dataset, indices)
+    if rms is not None and rms > 0:
+        return rms
+    index_of = {s: k for k, s in enumerate(species)}
+    residuals = []
+    for k in indices:
+        numbers = [index_of[s] for s in dataset.frames[k].get_chemical_symbols()]
+        residuals.append((dataset.labels[k]["energy"] - shifts[numbers].sum()) / len(numbers))
+    std = float(np.std(residuals))
+    return std if std > 0 else 1.0

@@ -1,0 +1,106 @@
+"""``evaluate(model, data)``: errors of a model on labelled data, as a table and parity plots.
+
+Reported per label that both the data (every selected frame) and the model's outputs hold: RMSE and
+MAE of the energy per atom (meV/atom), force components (meV/Å), stress components (meV/Å³) and
+atomic charges (me = 10⁻³ e).
+
+The data keys (``energy_key``, ``charges_key``, ``total_charge_key``…) default to those the model
+was trained with (its metadata), else to the defaults of the training config's ``data`` section.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+from ..errors import InputError
+from ..model_file import load_model
+from ..nn.base import AtomisticModel
+from .config import DEFAULTS
+from .data import parse_subset, read_dataset
+from .loss import TERMS, UNITS
+from .trainer import error_sums
+
+DATA_KEYS = ("energy_key", "forces_key", "stress_key", "virial_key", "charges_key", "total_charge_key")
+
+
+def data_keys_for(model: AtomisticModel, overrides: dict | None = None) -> dict:
+    """Label keys: the training run's (from the model's metadata), else the defaults; then ``overrides``
+    (entries that are ``None`` are ignored)."""
+    keys = {key: DEFAULTS["data"][key] for key in DATA_KEYS}
+    trained = (getattr(model, "metadata", None) or {}).get("training", {}).get("config", {}).get("data", {})
+    keys.update({key: trained[key] for key in DATA_KEYS if key in trained})
+    keys.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    return keys
+
+
+def evaluate(
+    model: AtomisticModel | str | os.PathLike,
+    data_path: str | os.PathLike,
+    *,
+    indices: list[int] | None = None,
+    subset: str | None = None,
+    keys: dict | None = None,
+    batch_size: int = 16,
+    device: str = "cpu",
+    plot_dir: str | os.PathLike | None = None,
+) -> dict:
+    """Errors of ``model`` on the frames of ``data_path``.
+
+    Args:
+        model: a model, a model file or a shipped model's name.
+        indices: frames to use (default: all), or ``subset``: ``"split.json:test"`` (a set of a split
+            file) or ``"indices.json"`` (a plain list).
+        keys: label keys overriding the model's training keys (see :data:`DATA_KEYS`).
+        plot_dir: write ``parity_<label>.png`` there.
+
+    Returns:
+        ``{"num_frames", "num_atoms", "metrics": {label: {"rmse", "mae"}} (ASE units), "plots"}``.
+    """
+    if not isinstance(model, AtomisticModel):
+        model = load_model(model, device=device)
+    model = model.to(device).eval()
+    config = copy.deepcopy(DEFAULTS["data"])
+    config.update(data_keys_for(model, keys))
+    dataset = read_dataset(data_path, config)
+    if indices is None:
+        indices = parse_subset(subset, len(dataset))
+    if indices is None:
+        indices = list(range(len(dataset)))
+    bad = [k for k in indices if not 0 <= k < len(dataset)]
+    if bad:
+        raise InputError(f"indices outside the {len(dataset)} frames of {data_path}: {bad[:5]}")
+    dataset.check_species(model.species)
+    sub = type(dataset)(path=dataset.path, frames=[dataset.frames[k] for k in indices],  # selected frames
+                        labels=[dataset.labels[k] for k in indices], total_charge_key=dataset.total_charge_key,
+                        sha256=dataset.sha256)
+    sub.build_graphs(model.species, model.cutoff, model.dtype)
+    local = list(range(len(sub)))
+    names = [name for name in TERMS if sub.available(name)]
+    stress = "stress" in names
+    predictions = {} if plot_dir is not None else None
+    sums = error_sums(model, sub, local, batch_size, device, names, stress, None, predictions)
+    result = {
+        "num_frames": len(sub),
+        "num_atoms": int(sum(len(a) for a in sub.frames)),
+        "metrics": sums.metrics(),
+        "plots": [],
+    }
+    if plot_dir is not None:
+        from .plots import plot_parity
+
+        result["plots"] = [str(p) for p in plot_parity(predictions, plot_dir)]
+    return result
+
+
+def format_table(result: dict) -> str:
+    """The metrics as a text table in meV units."""
+    lines = [f"{result['num_frames']} frames, {result['num_atoms']} atoms",
+             f"{'quantity':<10}{'RMSE':>12}{'MAE':>12}  unit"]
+    for name in TERMS:
+        if name in result["metrics"]:
+            m = result["metrics"][name]
+            lines.append(f"{name:<10}{1000 * m['rmse']:>12.4f}{1000 * m['mae']:>12.4f}  {UNITS[name]}")
+    if not result["metrics"]:
+        lines.append("(no label of the data is predicted by the model)")
+    return "\n".join(lines)
