@@ -15,6 +15,8 @@ from .calculator import LRCalculator
 from .errors import ConfigError, InputError, ModelFileError
 from .graph import atoms_to_graph
 from .model_file import load_model, save_model
+from . import md
+from .relax import relax
 
 __all__ = [
     "LRCalculator",
@@ -22,6 +24,8 @@ __all__ = [
     "load_model",
     "save_model",
     "atoms_to_graph",
+    "md",
+    "relax",
     "InputError",
     "ModelFileError",
     "ConfigError",

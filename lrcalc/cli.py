@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .errors import ModelFileError
+from .errors import ConfigError, InputError, ModelFileError
 
 
 def _info(args) -> int:
@@ -22,6 +22,33 @@ def _info(args) -> int:
     print(json.dumps(payload["config"], indent=2))
     print("metadata:")
     print(json.dumps(payload["metadata"], indent=2))
+    return 0
+
+
+def _train(args) -> int:
+    from .training.trainer import train
+
+    progress = False if args.no_progress else None
+    result = train(args.config, resume=args.resume, device=args.device, progress=progress,
+                   stop_after_epochs=args.stop_after_epochs)
+    if not result["completed"]:
+        print(f"stopped after epoch {result['epoch']}; continue with: lrcalc train {args.config} --resume")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .training.evaluate import evaluate, format_table
+
+    keys = {"energy_key": args.energy_key, "forces_key": args.forces_key, "stress_key": args.stress_key,
+            "charges_key": args.charges_key, "total_charge_key": args.total_charge_key}
+    result = evaluate(args.model, args.data, subset=args.indices, keys=keys, batch_size=args.batch_size,
+                      device=args.device, plot_dir=args.plot)
+    print(format_table(result))
+    for path in result["plots"]:
+        print(f"wrote {path}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(result, handle, indent=2)
     return 0
 
 
@@ -42,6 +69,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("model", help="path to a model file, or the name of a shipped model (e.g. bta_cu.pt)")
     info.set_defaults(handler=_info)
+
+    train = commands.add_parser(
+        "train",
+        help="train a model from a YAML config",
+        description="Train a model as a YAML config describes (sections model, data, training, output; "
+        "every key is documented in lrcalc.training.config). The run directory gets config.yaml, "
+        "split.json, checkpoint.pt (every epoch), best.pt (a model file), metrics.jsonl and "
+        "learning_curves.png. For data-parallel training launch it with torchrun, e.g. "
+        "'torchrun --nproc_per_node=2 -m lrcalc train CONFIG.yaml'.",
+    )
+    train.add_argument("config", help="training config (YAML)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in output.directory from its last checkpoint "
+                       "(starts afresh if there is none)")
+    train.add_argument("--device", default=None, help="overrides training.device (cpu, cuda, cuda:1, auto)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--stop-after-epochs", type=int, default=None, metavar="N",
+                       help="return after N epochs of this call (continue later with --resume)")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="errors of a model on labelled data",
+        description="Print RMSE and MAE of energy (meV/atom), forces (meV/Å), stress (meV/Å³) and charges "
+        "(me) for the labels the data holds and the model predicts. Label keys default to those the "
+        "model was trained with.",
+    )
+    evaluate.add_argument("model", help="model file or shipped model name")
+    evaluate.add_argument("data", help="labelled data file (extxyz or anything ase.io reads)")
+    evaluate.add_argument("--indices", default=None, metavar="FILE[:SET]",
+                          help="evaluate a subset: a set of a split file (split.json:test) or a JSON list")
+    evaluate.add_argument("--plot", default=None, metavar="DIR", help="write parity plots (PNG) to DIR")
+    evaluate.add_argument("--json", default=None, metavar="FILE", help="also write the metrics as JSON")
+    evaluate.add_argument("--batch-size", type=int, default=16)
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--energy-key", default=None)
+    evaluate.add_argument("--forces-key", default=None)
+    evaluate.add_argument("--stress-key", default=None)
+    evaluate.add_argument("--charges-key", default=None,
+                          help="per-atom reference charges, e.g. initial_charges")
+    evaluate.add_argument("--total-charge-key", default=None, help="atoms.info key of the total charge")
+    evaluate.set_defaults(handler=_evaluate)
     return parser
 
 
@@ -53,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         return args.handler(args)
-    except ModelFileError as error:
+    except (ModelFileError, ConfigError, InputError) as error:
         print(f"lrcalc {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -11,11 +11,11 @@ approximates
     H \approx D + W^{\mathsf T} T W,
 
 with :math:`W` the P3M charge spreading onto a *coarse* mesh, :math:`T` the mesh
-Gaussian-Coulomb operator of the r.m.s. pair width :math:`s_{\mathrm{eff}} =
-\sqrt{2\langle\sigma^2\rangle}` (symbol :math:`\lambda(\mathbf k) = k_e M\,4\pi
-e^{-k^2 s_{\mathrm{eff}}^2/2}/(k^2 V U^2(\mathbf k))`, :math:`U` the assignment function),
-and :math:`D_{ii} = J_i + k_e\big(1/(\sqrt\pi\sigma_i) - \sqrt{2/\pi}/s_{\mathrm{eff}}\big)`
-the on-site remainder. The Woodbury identity gives
+long-range Coulomb operator of a wide split :math:`s_p` (1.5 mean interatomic distances;
+symbol :math:`\lambda(\mathbf k) = k_e M\,4\pi e^{-k^2 s_p^2/2}/(k^2 V U^2(\mathbf k))`,
+:math:`U` the assignment function, :math:`M` the mesh size), and :math:`D_{ii} = J_i +
+k_e\big(1/(\sqrt\pi\sigma_i) - \sqrt{2/\pi}/s_p\big)` the on-site remainder (the
+short-range couplings between neighbours are left out). The Woodbury identity gives
 
 .. math::
 
@@ -36,12 +36,10 @@ import math
 import torch
 
 from .constants import COULOMB_CONSTANT
-from .kernels import long_range_fourier
 from .pme import MeshKSpace, mesh_shape
 
 #: Width of the coarse-mesh split, in units of the mean interatomic distance.
 PRECONDITIONER_SMEARING = 1.5
-DECONVOLVE = True
 
 
 class JacobiPreconditioner:
@@ -70,8 +68,7 @@ class CoarseMeshPreconditioner:
         if smearing is None:
             smearing = PRECONDITIONER_SMEARING * float((volume / n) ** (1.0 / 3.0))
         self.mesh = MeshKSpace(positions, cell, smearing, mesh_shape(cell, 0.7 * smearing, 4), order=4)
-        s_eff = smearing if sigma is None else float(torch.sqrt(2.0 * (sigma**2).mean()))
-        on_site = -math.sqrt(2.0 / math.pi) / s_eff
+        on_site = -math.sqrt(2.0 / math.pi) / smearing
         if sigma is not None:
             on_site = on_site + 1.0 / (math.sqrt(math.pi) * sigma)
         diag = hardness + COULOMB_CONSTANT * on_site
@@ -81,10 +78,7 @@ class CoarseMeshPreconditioner:
         n_mesh = math.prod(self.mesh.shape)
         kh = (filt._kvectors @ cell.T) / torch.tensor(self.mesh.shape, dtype=cell.dtype)
         u2 = filt._charge_assignment(kh)
-        kernel = long_range_fourier(filt._k_sq, s_eff)
-        if DECONVOLVE:
-            kernel = kernel / u2
-        lam = COULOMB_CONSTANT * n_mesh * kernel / volume
+        lam = COULOMB_CONSTANT * n_mesh * filt._kfilter / volume
         c = (n / n_mesh) * self.inv_diag.mean() * u2
         self.multiplier = lam / (1.0 + lam * c) / n_mesh
 

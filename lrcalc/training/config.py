@@ -135,8 +135,13 @@ DEFAULTS = {
 }
 OPTIMIZERS = ("adam", "amsgrad")
 LR_SCHEDULES = ("none", "plateau", "cosine")
-RESUMABLE_CHANGES = {("training", "max_epochs"), ("training", "device"), ("training", "num_threads"),
-                     ("output", "progress_bar"), ("output", "plot")}
+RESUMABLE_CHANGES = {
+    ("training", "max_epochs"),
+    ("training", "device"),
+    ("training", "num_threads"),
+    ("output", "progress_bar"),
+    ("output", "plot"),
+}
 """Keys that may differ between an interrupted run's config and the config it is resumed with."""
 
 EXAMPLE_YAML = """\
@@ -224,8 +229,10 @@ def resolve_training_config(config: dict) -> dict:
         merged = copy.deepcopy(DEFAULTS[section])
         merged.update(copy.deepcopy(given))
         resolved[section] = merged
-    if "split_file" in resolved["data"] and resolved["data"]["split_file"] is not None and "split_fractions" in (
-        config.get("data") or {}
+    if (
+        "split_file" in resolved["data"]
+        and resolved["data"]["split_file"] is not None
+        and "split_fractions" in (config.get("data") or {})
     ):
         raise ConfigError("data.split_file and data.split_fractions are exclusive: give one of them")
     _check_data(resolved["data"])
@@ -252,8 +259,15 @@ def _resolve_model_section(given: dict) -> dict:
 def _check_data(data: dict) -> None:
     if not isinstance(data["path"], str):
         raise ConfigError(f"data.path must be a file path, got {data['path']!r}")
-    for key in ("energy_key", "forces_key", "stress_key", "virial_key", "charges_key", "total_charge_key",
-                "split_file"):
+    for key in (
+        "energy_key",
+        "forces_key",
+        "stress_key",
+        "virial_key",
+        "charges_key",
+        "total_charge_key",
+        "split_file",
+    ):
         _optional_str("data", key, data[key])
     fractions = data["split_fractions"]
     if (
@@ -261,11 +275,15 @@ def _check_data(data: dict) -> None:
         or len(fractions) != 3
         or any(isinstance(f, bool) or not isinstance(f, (int, float)) or f < 0 for f in fractions)
     ):
-        raise ConfigError(f"data.split_fractions must be three numbers ≥ 0 (train, val, test), got {fractions!r}")
+        raise ConfigError(
+            f"data.split_fractions must be three numbers ≥ 0 (train, val, test), got {fractions!r}"
+        )
     if sum(fractions) > 1 + 1e-9:
         raise ConfigError(f"data.split_fractions add up to more than 1: {fractions!r}")
     if fractions[0] <= 0 or fractions[1] <= 0:
-        raise ConfigError(f"data.split_fractions must give train and val a positive fraction, got {fractions!r}")
+        raise ConfigError(
+            f"data.split_fractions must give train and val a positive fraction, got {fractions!r}"
+        )
     data["split_fractions"] = [float(f) for f in fractions]
     _number("data", "split_seed", data["split_seed"], minimum=0, integer=True)
 
@@ -273,12 +291,21 @@ def _check_data(data: dict) -> None:
 def _check_training(t: dict) -> None:
     _number("training", "seed", t["seed"], minimum=0, integer=True)
     if not isinstance(t["device"], str):
-        raise ConfigError(f"training.device must be a string such as 'cpu', 'cuda' or 'auto', got {t['device']!r}")
+        raise ConfigError(
+            f"training.device must be a string such as 'cpu', 'cuda' or 'auto', got {t['device']!r}"
+        )
     _number("training", "num_threads", t["num_threads"], minimum=1, allow_none=True, integer=True)
     for key in ("max_epochs", "batch_size", "eval_batch_size"):
         _number("training", key, t[key], minimum=1, integer=True)
-    for key in ("energy_weight", "forces_weight", "stress_weight", "charges_weight", "weight_decay",
-                "early_stopping_min_delta", "lr_min"):
+    for key in (
+        "energy_weight",
+        "forces_weight",
+        "stress_weight",
+        "charges_weight",
+        "weight_decay",
+        "early_stopping_min_delta",
+        "lr_min",
+    ):
         t[key] = _number("training", key, t[key], minimum=0)
     if not any(t[key] > 0 for key in ("energy_weight", "forces_weight", "stress_weight", "charges_weight")):
         raise ConfigError("training: every loss weight is 0; give at least one a positive value")
@@ -297,8 +324,14 @@ def _check_training(t: dict) -> None:
     t["gradient_clip_norm"] = _number(
         "training", "gradient_clip_norm", t["gradient_clip_norm"], minimum=0, allow_none=True, strict=True
     )
-    _number("training", "early_stopping_patience", t["early_stopping_patience"], minimum=1, allow_none=True,
-            integer=True)
+    _number(
+        "training",
+        "early_stopping_patience",
+        t["early_stopping_patience"],
+        minimum=1,
+        allow_none=True,
+        integer=True,
+    )
     if not isinstance(t["train_shift_scale"], bool):
         raise ConfigError(f"training.train_shift_scale must be true or false, got {t['train_shift_scale']!r}")
 

@@ -1,6 +1,6 @@
 """Labelled data for training and evaluation: read, check, split, describe, batch.
 
-    extxyz ──ase.io.read──► frames + labels ──atoms_to_graph (once per frame)──► cached graphs
+    extxyz ──ase.io.read──► frames + labels ──atoms_to_graph, once per frame──► cached graphs
            ──collate(indices)──► one batched graph + its labels
 
 Labels (ASE units) are looked up by key in ``atoms.info`` / ``atoms.arrays`` and then in the
@@ -165,8 +165,16 @@ class Dataset:
             "batch": torch.repeat_interleave(torch.arange(len(parts)), num_atoms),
             "num_atoms": num_atoms,
         }
-        for key in ("species", "positions", "cell", "pbc", "cell_shifts", "total_charge", "ref_forces",
-                    "ref_charges"):
+        for key in (
+            "species",
+            "positions",
+            "cell",
+            "pbc",
+            "cell_shifts",
+            "total_charge",
+            "ref_forces",
+            "ref_charges",
+        ):
             if all(key in p for p in parts):
                 batch[key] = torch.cat([p[key] for p in parts])
         for key in ("ref_energy", "ref_stress"):
@@ -255,7 +263,8 @@ def read_split_file(path, num_frames: int) -> dict[str, list[int]]:
         out_of_range = [v for v in values if not 0 <= v < num_frames]
         if out_of_range:
             raise InputError(
-                f"{path}: {name!r} holds indices outside the {num_frames} frames of the data: {out_of_range[:5]}"
+                f"{path}: {name!r} holds indices outside the {num_frames} frames of the data: "
+                f"{out_of_range[:5]}"
             )
         split[name] = [int(v) for v in values]
     for name in ("train", "val"):
@@ -295,7 +304,9 @@ def parse_subset(spec: str | None, num_frames: int) -> list[int] | None:
             raise InputError(f"{path}: no set {name!r} (sets: {names})")
         raw = raw[name]
     if not isinstance(raw, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in raw):
-        raise InputError(f"{spec}: expected a list of integer frame indices (use FILE.json:SET for a split file)")
+        raise InputError(
+            f"{spec}: expected a list of integer frame indices (use FILE.json:SET for a split file)"
+        )
     bad = [v for v in raw if not 0 <= v < num_frames]
     if bad:
         raise InputError(f"{spec}: indices outside the {num_frames} frames of the data: {bad[:5]}")

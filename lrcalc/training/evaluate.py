@@ -71,9 +71,13 @@ def evaluate(
     if bad:
         raise InputError(f"indices outside the {len(dataset)} frames of {data_path}: {bad[:5]}")
     dataset.check_species(model.species)
-    sub = type(dataset)(path=dataset.path, frames=[dataset.frames[k] for k in indices],  # selected frames
-                        labels=[dataset.labels[k] for k in indices], total_charge_key=dataset.total_charge_key,
-                        sha256=dataset.sha256)
+    sub = type(dataset)(
+        path=dataset.path,
+        frames=[dataset.frames[k] for k in indices],  # selected frames
+        labels=[dataset.labels[k] for k in indices],
+        total_charge_key=dataset.total_charge_key,
+        sha256=dataset.sha256,
+    )
     sub.build_graphs(model.species, model.cutoff, model.dtype)
     local = list(range(len(sub)))
     names = [name for name in TERMS if sub.available(name)]
@@ -95,8 +99,10 @@ def evaluate(
 
 def format_table(result: dict) -> str:
     """The metrics as a text table in meV units."""
-    lines = [f"{result['num_frames']} frames, {result['num_atoms']} atoms",
-             f"{'quantity':<10}{'RMSE':>12}{'MAE':>12}  unit"]
+    lines = [
+        f"{result['num_frames']} frames, {result['num_atoms']} atoms",
+        f"{'quantity':<10}{'RMSE':>12}{'MAE':>12}  unit",
+    ]
     for name in TERMS:
         if name in result["metrics"]:
             m = result["metrics"][name]

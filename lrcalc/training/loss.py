@@ -49,8 +49,12 @@ def residuals(out: dict, batch: dict, names) -> dict[str, torch.Tensor]:
 
 def element_counts(num_structures: int, num_atoms: int) -> dict[str, int]:
     """How many numbers each term's mean runs over, for a batch of that size."""
-    return {"energy": num_structures, "forces": 3 * num_atoms, "stress": 9 * num_structures,
-            "charges": num_atoms}
+    return {
+        "energy": num_structures,
+        "forces": 3 * num_atoms,
+        "stress": 9 * num_structures,
+        "charges": num_atoms,
+    }
 
 
 def weighted_loss(res: dict, weights: dict, counts: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -80,7 +84,11 @@ class ErrorSums:
         for name, value in res.items():
             value = value.detach().cpu()
             self.sums[name] += torch.stack(
-                [value.pow(2).sum(), value.abs().sum(), torch.tensor(float(value.numel()), dtype=torch.float64)]
+                [
+                    value.pow(2).sum(),
+                    value.abs().sum(),
+                    torch.tensor(float(value.numel()), dtype=torch.float64),
+                ]
             )
 
     def vector(self) -> torch.Tensor:

@@ -48,7 +48,7 @@ from .data import (
     read_dataset,
 )
 from .ema import ExponentialMovingAverage
-from .loss import TERMS, ErrorSums, element_counts, predict, residuals, weighted_loss
+from .loss import TERMS, UNITS, ErrorSums, element_counts, predict, residuals, weighted_loss
 
 CHECKPOINT_FORMAT = "lrcalc-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -75,8 +75,13 @@ def rng_state() -> dict:
     kind, keys, position, has_gauss, cached = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
-                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "position": int(position),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "python": {"version": version, "internal": list(internal), "gauss": gauss},
     }
 
@@ -84,8 +89,9 @@ def rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["position"], n["has_gauss"],
-                         n["cached"]))
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["position"], n["has_gauss"], n["cached"])
+    )
     p = state["python"]
     random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
 
@@ -103,7 +109,7 @@ def _needed_labels(weights: dict) -> list[str]:
 
 def _fmt_metrics(metrics: dict) -> str:
     parts = []
-    for name, unit in (("energy", "meV/atom"), ("forces", "meV/Å"), ("stress", "meV/Å³"), ("charges", "me")):
+    for name, unit in UNITS.items():
         if name in metrics:
             parts.append(f"{name[0].upper()} {1000 * metrics[name]['rmse']:.3g} {unit}")
     return ", ".join(parts)
@@ -112,8 +118,17 @@ def _fmt_metrics(metrics: dict) -> str:
 # ---------------------------------------------------------------------------------- evaluation
 
 
-def error_sums(model, dataset: Dataset, indices, batch_size: int, device, names, stress: bool,
-               context: distributed.Context | None = None, predictions: dict | None = None) -> ErrorSums:
+def error_sums(
+    model,
+    dataset: Dataset,
+    indices,
+    batch_size: int,
+    device,
+    names,
+    stress: bool,
+    context: distributed.Context | None = None,
+    predictions: dict | None = None,
+) -> ErrorSums:
     """Errors of ``model`` on frames ``indices``; in a distributed run each process takes every
     ``world_size``-th batch and the sums are added over processes.
 
@@ -189,7 +204,9 @@ class TrainingRun:
     def _prepare_data(self) -> None:
         data_cfg, model_cfg = self.config["data"], self.config["model"]
         if self.weights["charges"] > 0 and not data_cfg["charges_key"]:
-            raise ConfigError("training.charges_weight > 0 needs data.charges_key (the per-atom charge labels)")
+            raise ConfigError(
+                "training.charges_weight > 0 needs data.charges_key (the per-atom charge labels)"
+            )
         self.dataset = read_dataset(data_cfg["path"], data_cfg)
         self.dataset.check_species(model_cfg["species"])
         if self.checkpoint is not None:
@@ -200,12 +217,15 @@ class TrainingRun:
         self.dataset.require(needed, self.split["train"], "training set")
         self.dataset.require(needed, self.split["val"], "validation set")
         volume_less = [
-            k for k in self.split["train"] + self.split["val"]
-            if "stress" in needed and not (self.dataset.frames[k].pbc.all() and self.dataset.frames[k].cell.volume > 1e-12)
+            k
+            for k in self.split["train"] + self.split["val"]
+            if "stress" in needed
+            and not (self.dataset.frames[k].pbc.all() and self.dataset.frames[k].cell.volume > 1e-12)
         ]
         if volume_less:
             raise InputError(
-                f"{self.dataset.path}: stress_weight > 0 but frame(s) {volume_less[:10]} have no 3-D periodic cell"
+                f"{self.dataset.path}: stress_weight > 0 but frame(s) {volume_less[:10]} have no 3-D "
+                f"periodic cell"
             )
         self.dtype = DTYPES[model_cfg["dtype"]]
         self.dataset.build_graphs(model_cfg["species"], model_cfg["cutoff"], self.dtype)
@@ -217,7 +237,11 @@ class TrainingRun:
             shifts = energy_shifts(self.dataset, train, species)
         else:
             shifts = np.zeros(len(species))
-        scale = energy_scale(self.dataset, train, shifts, species) if self.dataset.available("energy", train) else 1.0
+        scale = (
+            energy_scale(self.dataset, train, shifts, species)
+            if self.dataset.available("energy", train)
+            else 1.0
+        )
         return {
             "avg_num_neighbors": average_num_neighbors(self.dataset, train),
             "energy_shifts": {s: float(v) for s, v in zip(species, shifts)},
@@ -243,7 +267,9 @@ class TrainingRun:
         self.model = model.to(context.device)
         distributed.broadcast_parameters(context, self.model)
         if self.weights["charges"] > 0:
-            probe = predict(self.model, self.dataset.collate(self.split["train"][:1], context.device), False, False)
+            probe = predict(
+                self.model, self.dataset.collate(self.split["train"][:1], context.device), False, False
+            )
             if "charges" not in probe:
                 raise ConfigError(
                     f"training.charges_weight > 0 but the model (long_range="
@@ -252,11 +278,17 @@ class TrainingRun:
         t = self.config["training"]
         self.parameters = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(
-            self.parameters, lr=t["learning_rate"], weight_decay=t["weight_decay"], amsgrad=t["optimizer"] == "amsgrad"
+            self.parameters,
+            lr=t["learning_rate"],
+            weight_decay=t["weight_decay"],
+            amsgrad=t["optimizer"] == "amsgrad",
         )
         if t["lr_schedule"] == "plateau":
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                self.optimizer, mode="min", factor=t["lr_plateau_factor"], patience=t["lr_plateau_patience"],
+                self.optimizer,
+                mode="min",
+                factor=t["lr_plateau_factor"],
+                patience=t["lr_plateau_patience"],
                 min_lr=t["lr_min"],
             )
         elif t["lr_schedule"] == "cosine":
@@ -266,8 +298,14 @@ class TrainingRun:
         else:
             self.scheduler = None
         self.ema = ExponentialMovingAverage(self.model, t["ema_decay"])
-        self.state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": 0, "bad_epochs": 0,
-                      "stopped": None, "training_time_s": 0.0}
+        self.state = {
+            "epoch": 0,
+            "best_val_loss": math.inf,
+            "best_epoch": 0,
+            "bad_epochs": 0,
+            "stopped": None,
+            "training_time_s": 0.0,
+        }
         self.best_state = {k: v.detach().cpu().clone() for k, v in self.ema.shadow.state_dict().items()}
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
@@ -295,6 +333,8 @@ class TrainingRun:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(checkpoint["scheduler"])
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+                self.scheduler.T_max = self.config["training"]["max_epochs"]  # a run may be extended
         self.ema.load_state_dict(checkpoint["ema"])
         self.best_state = checkpoint["best_model"]
         self.state.update(checkpoint["state"])
@@ -308,16 +348,22 @@ class TrainingRun:
             self.metrics_path.unlink()
         elif self.metrics_path.exists():  # drop lines of epochs after the checkpoint
             done = self.state["epoch"]
-            kept = [line for line in self.metrics_path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["epoch"] <= done]
+            kept = [
+                line
+                for line in self.metrics_path.read_text().splitlines()
+                if line.strip() and json.loads(line)["epoch"] <= done
+            ]
             _atomic_write_text(self.metrics_path, "".join(line + "\n" for line in kept))
 
     def _model_metadata(self, test_metrics: dict | None) -> dict:
         return {
             "training": {
                 "config": self.config,
-                "dataset": {"path": str(Path(self.dataset.path).resolve()), "sha256": self.dataset.sha256,
-                            "num_frames": len(self.dataset)},
+                "dataset": {
+                    "path": str(Path(self.dataset.path).resolve()),
+                    "sha256": self.dataset.sha256,
+                    "num_frames": len(self.dataset),
+                },
                 "split": self.split,
                 "statistics": self.statistics,
                 "best_epoch": self.state["best_epoch"],
@@ -350,8 +396,12 @@ class TrainingRun:
         if show:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{t['max_epochs']}", leave=False,
-                       dynamic_ncols=True)
+            bar = tqdm(
+                total=len(batches),
+                desc=f"epoch {epoch + 1}/{t['max_epochs']}",
+                leave=False,
+                dynamic_ncols=True,
+            )
         totals = torch.zeros(len(TERMS) + 1, dtype=torch.float64)
         self.model.train()
         for p in self.parameters:  # zero, not None: every process all-reduces the same tensors
@@ -372,8 +422,10 @@ class TrainingRun:
                     if name in parts:
                         parts_vector[k + 1] = float(parts[name])
             if context.distributed:
-                flat = torch.cat([p.grad.reshape(-1) for p in self.parameters]
-                                 + [parts_vector.to(self.parameters[0].grad.dtype).to(context.device)])
+                flat = torch.cat(
+                    [p.grad.reshape(-1) for p in self.parameters]
+                    + [parts_vector.to(self.parameters[0].grad.dtype).to(context.device)]
+                )
                 distributed.all_reduce_sum(context, flat)
                 offset = 0
                 for p in self.parameters:
@@ -400,8 +452,16 @@ class TrainingRun:
     def _validate(self, context: distributed.Context) -> tuple[float, dict]:
         names = [n for n in TERMS if self.weights[n] > 0 or self.dataset.available(n, self.split["val"])]
         stress = "stress" in names and self.dataset.available("stress", self.split["val"])
-        sums = error_sums(self.ema.shadow, self.dataset, self.split["val"], self.config["training"]["eval_batch_size"],
-                          context.device, names, stress, context)
+        sums = error_sums(
+            self.ema.shadow,
+            self.dataset,
+            self.split["val"],
+            self.config["training"]["eval_batch_size"],
+            context.device,
+            names,
+            stress,
+            context,
+        )
         return sums.loss(self.weights), sums.metrics()
 
     def run(self, context: distributed.Context, stop_after_epochs: int | None) -> dict:
@@ -414,7 +474,8 @@ class TrainingRun:
             self.log(
                 f"training on {len(self.split['train'])} frames, validating on {len(self.split['val'])}, "
                 f"testing on {len(self.split['test'])} ({self.dataset.path}); device {context.device}, "
-                f"{context.world_size} process(es); ⟨neighbors⟩ {self.statistics['avg_num_neighbors']:.2f}, "
+                f"{context.world_size} process(es); "
+                f"⟨neighbors⟩ {self.statistics['avg_num_neighbors']:.2f}, "
                 f"energy scale {self.statistics['energy_scale']:.4g} eV"
             )
         elif context.is_main:
@@ -441,7 +502,9 @@ class TrainingRun:
             improved = val_loss < self.state["best_val_loss"] - t["early_stopping_min_delta"]
             if improved:
                 self.state.update(best_val_loss=val_loss, best_epoch=epoch + 1, bad_epochs=0)
-                self.best_state = {k: v.detach().cpu().clone() for k, v in self.ema.shadow.state_dict().items()}
+                self.best_state = {
+                    k: v.detach().cpu().clone() for k, v in self.ema.shadow.state_dict().items()
+                }
             else:
                 self.state["bad_epochs"] += 1
             patience = t["early_stopping_patience"]
@@ -475,8 +538,16 @@ class TrainingRun:
         if self.split["test"]:
             names = [n for n in TERMS if self.dataset.available(n, self.split["test"])]
             stress = "stress" in names
-            sums = error_sums(best, self.dataset, self.split["test"], self.config["training"]["eval_batch_size"],
-                              context.device, names, stress, context)
+            sums = error_sums(
+                best,
+                self.dataset,
+                self.split["test"],
+                self.config["training"]["eval_batch_size"],
+                context.device,
+                names,
+                stress,
+                context,
+            )
             test_metrics = sums.metrics()
         if context.is_main:
             self._export_best(test_metrics)
@@ -490,9 +561,14 @@ class TrainingRun:
                 + (f"; test: {_fmt_metrics(test_metrics)}" if test_metrics else "")
             )
         distributed.barrier(context)
-        return {"run_dir": str(self.run_dir), "completed": True, "epoch": self.state["epoch"],
-                "best_model": str(self.best_path), "best_epoch": self.state["best_epoch"],
-                "test_metrics": test_metrics}
+        return {
+            "run_dir": str(self.run_dir),
+            "completed": True,
+            "epoch": self.state["epoch"],
+            "best_model": str(self.best_path),
+            "best_epoch": self.state["best_epoch"],
+            "test_metrics": test_metrics,
+        }
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -500,7 +576,9 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise InputError(f"{path}: not a readable training checkpoint: {str(error).splitlines()[0]}") from None
+        raise InputError(
+            f"{path}: not a readable training checkpoint: {str(error).splitlines()[0]}"
+        ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not an lrcalc training checkpoint")
     return checkpoint

@@ -1,0 +1,135 @@
+#!/usr/bin/env python
+"""Scaling of lrcalc's electrostatics: energy+forces and Qeq+forces for 10³-10⁵ atoms.
+
+System: a random neutral binary ionic liquid at 0.1 atoms/Å³ (a jittered simple-cubic
+lattice, 0.3 Å random displacements, species A/B assigned at random, half each) with
+per-species Qeq parameters χ = 3 / 8 eV/e, J = 5 / 9 eV/e², Gaussian widths σ = 1.0 /
+1.2 Å. Everything in float64.
+
+Columns (wall-clock seconds, each including parameter tuning, pair search and mesh set-up):
+
+- ``E+F``: P3M energy and forces of fixed charges (one differentiable evaluation).
+- ``Qeq+F``: P3M Qeq solve by preconditioned CG from a cold start, then the energy's
+  forces through the implicit-gradient graph.
+- ``Qeq+F warm``: the same after moving all atoms by ~0.02 Å, warm-started from the
+  previous charges (one MD step).
+- ``dense Qeq+F``: the O(N²)-memory approach (dense Ewald Coulomb matrix, direct solve),
+  run only up to ``--dense-max`` atoms.
+
+The fitted exponent is log(t₂/t₁)/log(N₂/N₁) between the two largest sizes, from the same
+run. The glibc allocator setting below changes timings of large autograd runs by 2.5-3.7x
+on this machine (see shared/perf_notes.md), so the script fixes it by re-executing itself
+with ``MALLOC_MMAP_THRESHOLD_=17179869184 MALLOC_TRIM_THRESHOLD_=17179869184
+MALLOC_TOP_PAD_=1073741824``.
+
+Usage: ``python benchmarks/electrostatics_scaling.py [--sizes 1000 10000 100000]
+[--accuracy 1e-5] [--dense-max 1000]``.
+"""
+
+import os
+import sys
+
+_ALLOCATOR = {
+    "MALLOC_MMAP_THRESHOLD_": "17179869184",
+    "MALLOC_TRIM_THRESHOLD_": "17179869184",
+    "MALLOC_TOP_PAD_": "1073741824",
+}
+if any(os.environ.get(k) != v for k, v in _ALLOCATOR.items()):
+    os.environ.update(_ALLOCATOR)
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+from lrcalc.electrostatics import energy_forces_stress, qeq  # noqa: E402
+
+DTYPE = torch.float64
+
+
+def ionic_liquid(n_target: int, seed: int = 0, density: float = 0.1):
+    """Positions (Å), cell (Å), species mask for ~n_target atoms (a cube number)."""
+    gen = torch.Generator().manual_seed(seed)
+    m = round(n_target ** (1 / 3))
+    spacing = (1.0 / density) ** (1 / 3)
+    grid = torch.stack(torch.meshgrid(*[torch.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    n = m**3
+    pos = grid.to(DTYPE) * spacing + 0.3 * torch.randn(n, 3, generator=gen, dtype=DTYPE)
+    cell = torch.eye(3, dtype=DTYPE) * m * spacing
+    species_a = torch.zeros(n, dtype=torch.bool)
+    species_a[torch.randperm(n, generator=gen)[: n // 2]] = True
+    return pos, cell, species_a
+
+
+def parameters(species_a):
+    chi = torch.where(species_a, 3.0, 8.0).to(DTYPE)
+    hardness = torch.where(species_a, 5.0, 9.0).to(DTYPE)
+    sigma = torch.where(species_a, 1.0, 1.2).to(DTYPE)
+    return chi, hardness, sigma
+
+
+def time_energy_forces(pos, cell, charges, sigma, accuracy):
+    start = time.perf_counter()
+    energy_forces_stress(pos, charges, cell, sigma=sigma, method="p3m", accuracy=accuracy)
+    return time.perf_counter() - start
+
+
+def time_qeq_forces(pos, cell, chi, hardness, sigma, accuracy, solver, method, initial=None):
+    start = time.perf_counter()
+    p = pos.clone().requires_grad_(True)
+    charges, energy, info = qeq(
+        p, chi, hardness, sigma, cell=cell, method=method, accuracy=accuracy, solver=solver,
+        initial_charges=initial, return_info=True,
+    )
+    (grad,) = torch.autograd.grad(energy, p)
+    elapsed = time.perf_counter() - start
+    assert torch.isfinite(grad).all()
+    return elapsed, info.iterations, charges.detach()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--accuracy", type=float, default=1e-5)
+    parser.add_argument("--dense-max", type=int, default=1000)
+    args = parser.parse_args()
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, "
+          f"accuracy {args.accuracy:g}, allocator env fixed ({', '.join(_ALLOCATOR)})")
+    header = f"{'N':>7} | {'E+F P3M':>9} | {'Qeq+F cold':>10} {'iters':>5} | {'Qeq+F warm':>10} {'iters':>5} | {'dense Qeq+F':>11}"
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for n_target in args.sizes:
+        pos, cell, species_a = ionic_liquid(n_target)
+        n = pos.shape[0]
+        chi, hardness, sigma = parameters(species_a)
+        charges = torch.where(species_a, 0.5, -0.5).to(DTYPE)
+        t_ef = time_energy_forces(pos, cell, charges, sigma, args.accuracy)
+        t_qeq, iters, q = time_qeq_forces(pos, cell, chi, hardness, sigma, args.accuracy, "cg", "p3m")
+        moved = pos + 0.02 * torch.randn(pos.shape, generator=torch.Generator().manual_seed(1), dtype=DTYPE)
+        t_warm, iters_warm, _ = time_qeq_forces(moved, cell, chi, hardness, sigma, args.accuracy, "cg", "p3m", q)
+        if n <= args.dense_max:
+            t_dense, _, q_dense = time_qeq_forces(pos, cell, chi, hardness, sigma, args.accuracy, "dense", "ewald")
+            dense = f"{t_dense:11.2f}"
+            deviation = float((q_dense - q).abs().max())
+        else:
+            t_dense, dense, deviation = None, f"{'(skipped)':>11}", None
+        rows.append((n, t_ef, t_qeq, t_warm, t_dense))
+        print(f"{n:7d} | {t_ef:9.2f} | {t_qeq:10.2f} {iters:5d} | {t_warm:10.2f} {iters_warm:5d} | {dense}"
+              + ("" if deviation is None else f"   (max |q_cg - q_dense| = {deviation:.1e} e)"), flush=True)
+    if len(rows) >= 2:
+        (n1, *t1), (n2, *t2) = rows[-2], rows[-1]
+        names = ["E+F P3M", "Qeq+F cold", "Qeq+F warm"]
+        exps = ", ".join(
+            f"{name} N^{math.log(b / a) / math.log(n2 / n1):.2f}" for name, a, b in zip(names, t1, t2)
+        )
+        print(f"fitted exponents between N={n1} and N={n2}: {exps}")
+    print("dense Qeq beyond --dense-max is skipped: its O(N²) matrix is 0.8 GB and ~200 s to build at N=10⁴ "
+          "(shared/perf_notes.md), 80 GB at N=10⁵.")
+
+
+if __name__ == "__main__":
+    main()

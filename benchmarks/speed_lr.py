@@ -1,0 +1,95 @@
+"""Cost of long range: seconds per MD step (energy, forces, stress, charges) of the Qeq model
+(NequIP-LR) against the short-range model, measured back to back in this run.
+
+    python benchmarks/speed_lr.py [--large-repeat 7] [--dtype float32]
+
+Systems: the 46-atom Cu(111) + benzotriazole slab (a frame of ../shared/data/cu_bta when present,
+else a built one of the same composition), and that cell repeated in-plane (7×7: 2254 atoms).
+Models "of the same size": 3 interaction layers, l_max 1, 32 features; the Qeq model spends 2 layers
+before the charge equilibration and 1 after it. A last pair compares a Qeq model with a 3 Å cutoff
+against a short-range model with 5 Å (the seed paper's accuracy claim, here for cost).
+Target: Qeq ≤ 1.3× the short-range cost at the same cutoff.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.build import fcc111
+
+from _common import ensure_allocator, median_time
+
+import lrcalc
+
+REPO = Path(__file__).resolve().parents[1]
+CU_BTA = REPO.parent / "shared" / "data" / "cu_bta" / "cu_bta.extxyz"
+SPECIES = ["H", "C", "N", "Cu"]
+
+
+def interface() -> tuple[Atoms, str]:
+    if CU_BTA.is_file():
+        from ase.io import read
+
+        atoms = read(CU_BTA, index=0)
+        source = f"frame 0 of {CU_BTA.name}"
+    else:  # same composition: 4×4×2 Cu(111) and a C6H5N3 ring cluster 2.5 Å above it
+        atoms = fcc111("Cu", size=(4, 4, 2), vacuum=8.0)
+        top = atoms.positions[:, 2].max()
+        ring = [[np.cos(t) * r, np.sin(t) * r, 0.0] for r, n in ((1.4, 9), (2.4, 5)) for t in np.linspace(0, 2 * np.pi, n, endpoint=False)]
+        centre = atoms.cell[:2].sum(axis=0) / 2 + [0, 0, top + 2.5]
+        atoms += Atoms("C6N3H5", positions=np.array(ring) + centre)
+        source = "a built Cu32 C6H5N3 slab"
+    atoms.pbc = (True, True, False)
+    atoms.calc = None
+    return atoms, source
+
+
+def model(long_range: str, cutoff: float, dtype: str):
+    config = {"species": SPECIES, "cutoff": cutoff, "l_max": 1, "num_features": 32, "dtype": dtype,
+              "avg_num_neighbors": 30.0, "long_range": long_range}
+    if long_range == "qeq":
+        config.update(num_layers=2, num_layers_feedback=1)
+    else:
+        config.update(num_layers=3)
+    return lrcalc.build_model(config)
+
+
+def step_time(m, atoms, budget_s) -> tuple[float, object]:
+    calc = lrcalc.LRCalculator(m)
+    atoms = atoms.copy()
+    rng = np.random.default_rng(0)
+    properties = ["energy", "forces", "stress"] + (["charges"] if calc.has_charges else [])
+
+    def step():  # a small displacement each call, as in MD (the warm start of charges applies)
+        atoms.positions += rng.normal(scale=1e-3, size=atoms.positions.shape)
+        calc.calculate(atoms, properties, ["positions"])
+
+    return median_time(step, repeats=5, warmup=2, budget_s=budget_s), calc
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large-repeat", type=int, default=7, help="in-plane repeat of the large slab")
+    parser.add_argument("--dtype", default="float32")
+    args = parser.parse_args()
+    allocator = ensure_allocator()
+    small, source = interface()
+    large = small.repeat((args.large_repeat, args.large_repeat, 1))
+    print(f"# {allocator}; {torch.get_num_threads()} torch threads; models in {args.dtype}, Coulomb in float64")
+    print(f"# small system: {source}, {len(small)} atoms; large: {args.large_repeat}x{args.large_repeat} in-plane, {len(large)} atoms")
+    print(f"{'system':>8} {'atoms':>6} {'comparison':>26} {'short-range s/step':>19} {'Qeq s/step':>11} {'Qeq/SR':>7} {'steps/s (Qeq)':>14}")
+    rows = [("small", small, 5.0, 5.0), ("large", large, 5.0, 5.0), ("small", small, 3.0, 5.0), ("large", large, 3.0, 5.0)]
+    for name, atoms, qeq_cutoff, sr_cutoff in rows:
+        sr_time, _ = step_time(model("none", sr_cutoff, args.dtype), atoms, budget_s=60)
+        qeq_time, _ = step_time(model("qeq", qeq_cutoff, args.dtype), atoms, budget_s=60)
+        label = f"Qeq {qeq_cutoff:g} Å vs SR {sr_cutoff:g} Å"
+        print(f"{name:>8} {len(atoms):>6} {label:>26} {sr_time:>19.4f} {qeq_time:>11.4f} "
+              f"{qeq_time / sr_time:>7.2f} {1 / qeq_time:>14.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

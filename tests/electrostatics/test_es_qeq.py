@@ -1,0 +1,158 @@
+"""Charge equilibration: constraint, dense vs CG, implicit gradients, warm starts, errors."""
+
+import pytest
+import torch
+from es_helpers import DTYPE, molecule, random_ions
+
+from lrcalc.electrostatics import QeqConvergenceError, coulomb_energy, qeq, tune
+
+GEOMETRIES = {
+    "molecule": dict(pbc=(False, False, False), method="direct"),
+    "ewald": dict(pbc=(True, True, True), method="ewald"),
+    "p3m": dict(pbc=(True, True, True), method="p3m"),
+    "slab": dict(pbc=(True, True, False), method="ewald"),
+}
+
+
+def system(kind, n=16, seed=0):
+    if kind == "molecule":
+        pos, _ = molecule(seed=seed, n=n)
+        cell = None
+    else:
+        pos, cell, _ = random_ions(n, density=0.05, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 10)
+    chi = torch.randn(len(pos), generator=gen, dtype=DTYPE)
+    hardness = 4.0 + 2.0 * torch.rand(len(pos), generator=gen, dtype=DTYPE)
+    sigma = 0.8 + 0.4 * torch.rand(len(pos), generator=gen, dtype=DTYPE)
+    return pos, cell, chi, hardness, sigma
+
+
+@pytest.mark.parametrize("kind", list(GEOMETRIES))
+@pytest.mark.parametrize("total", [0.0, -1.5])
+def test_constraint_dense_vs_cg_and_optimality(kind, total):
+    if kind == "slab" and total != 0.0:
+        total = 0.0  # charged slabs follow a vacuum-dependent convention; tested elsewhere
+    pos, cell, chi, hardness, sigma = system(kind)
+    opts = dict(cell=cell, pbc=GEOMETRIES[kind]["pbc"], method=GEOMETRIES[kind]["method"], accuracy=1e-8)
+    q_dense, e_dense = qeq(pos, chi, hardness, sigma, total, solver="dense", **opts)
+    q_cg, e_cg = qeq(pos, chi, hardness, sigma, total, solver="cg", tol=1e-12, **opts)
+    assert abs(float(q_dense.sum()) - total) < 1e-10
+    assert abs(float(q_cg.sum()) - total) < 1e-10
+    assert float((q_dense - q_cg).abs().max()) < 1e-8
+    assert float(e_cg) == pytest.approx(float(e_dense), rel=1e-10)
+    # the energy is the Qeq functional at the returned charges ...
+    e_direct = (chi * q_dense).sum() + 0.5 * (hardness * q_dense**2).sum() + coulomb_energy(
+        pos, q_dense, sigma=sigma, **opts
+    )
+    assert float(e_dense) == pytest.approx(float(e_direct), rel=1e-10)
+    # ... and its minimum on the constraint plane: zero-sum perturbations raise it
+    for seed in range(3):
+        d = torch.randn(len(pos), generator=torch.Generator().manual_seed(seed), dtype=DTYPE)
+        d = 1e-3 * (d - d.mean())
+        q = q_dense + d
+        e = (chi * q).sum() + 0.5 * (hardness * q**2).sum() + coulomb_energy(pos, q, sigma=sigma, **opts)
+        assert float(e) > float(e_dense)
+
+
+def test_cg_matches_dense_with_p3m_at_larger_size():
+    pos, cell, chi, hardness, sigma = system("p3m", n=128, seed=4)
+    params = tune(pos, cell, (True,) * 3, sigma, "p3m", 1e-6)
+    q_dense, _ = qeq(pos, chi, hardness, sigma, cell=cell, parameters=params, solver="dense")
+    for preconditioner in ("mesh", "jacobi"):
+        q_cg, _ = qeq(pos, chi, hardness, sigma, cell=cell, parameters=params, solver="cg", tol=1e-12,
+                      preconditioner=preconditioner)
+        assert float((q_dense - q_cg).abs().max()) < 1e-8
+
+
+@pytest.mark.parametrize("kind", ["molecule", "ewald"])
+@pytest.mark.parametrize("solver", ["dense", "cg"])
+def test_gradcheck_qeq(kind, solver):
+    """Exact first derivatives of charges and energy w.r.t. all inputs (implicit solve)."""
+    pos, cell, chi, hardness, sigma = system(kind, n=6, seed=1)
+    pbc = GEOMETRIES[kind]["pbc"]
+    params = tune(pos, cell, pbc, sigma, GEOMETRIES[kind]["method"], 1e-8) if cell is not None else None
+
+    def fn(p, c, x, j, s):
+        return qeq(p, x, j, s, 0.4, cell=c if cell is not None else None, pbc=pbc, solver=solver,
+                   tol=1e-13, parameters=params)
+
+    inputs = [t.clone().requires_grad_(True) for t in (pos, cell if cell is not None else torch.eye(3, dtype=DTYPE), chi, hardness, sigma)]
+    assert torch.autograd.gradcheck(fn, inputs, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["molecule", "ewald"])
+def test_gradgradcheck_qeq_energy(kind):
+    """Exact second derivatives of the Qeq energy (forces in a training loss)."""
+    pos, cell, chi, hardness, sigma = system(kind, n=5, seed=2)
+    pbc = GEOMETRIES[kind]["pbc"]
+    params = tune(pos, cell, pbc, sigma, GEOMETRIES[kind]["method"], 1e-8) if cell is not None else None
+
+    def energy(p, x, j, s):
+        return qeq(p, x, j, s, 0.0, cell=cell, pbc=pbc, solver="cg", tol=1e-13, parameters=params)[1]
+
+    inputs = [t.clone().requires_grad_(True) for t in (pos, chi, hardness, sigma)]
+    assert torch.autograd.gradgradcheck(energy, inputs, atol=1e-5, rtol=1e-4)
+
+
+def test_force_loss_gradient_equals_finite_differences():
+    """d/dχ of a force-matching loss (double backward through the solve) vs finite differences."""
+    pos, cell, chi, hardness, sigma = system("ewald", n=8, seed=3)
+    params = tune(pos, cell, (True,) * 3, sigma, "ewald", 1e-10)
+
+    def loss(x, create_graph):
+        p = pos.clone().requires_grad_(True)
+        _, energy = qeq(p, x, hardness, sigma, cell=cell, solver="cg", tol=1e-13, parameters=params)
+        (forces,) = torch.autograd.grad(energy, p, create_graph=create_graph)
+        return (forces**2).sum()
+
+    x = chi.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss(x, True), x)
+    h = 1e-5
+    for i in (0, 4):
+        plus, minus = chi.clone(), chi.clone()
+        plus[i] += h
+        minus[i] -= h
+        fd = (float(loss(plus, False)) - float(loss(minus, False))) / (2 * h)
+        assert float(grad[i]) == pytest.approx(fd, rel=1e-5, abs=1e-8)
+
+
+def test_forces_are_envelope_derivatives():
+    """Qeq forces equal finite differences of the minimised energy."""
+    pos, cell, chi, hardness, sigma = system("ewald", n=10, seed=5)
+    params = tune(pos, cell, (True,) * 3, sigma, "ewald", 1e-10)
+    p = pos.clone().requires_grad_(True)
+    _, energy = qeq(p, chi, hardness, sigma, cell=cell, parameters=params, solver="cg", tol=1e-13)
+    (grad,) = torch.autograd.grad(energy, p)
+    h = 1e-5
+    plus, minus = pos.clone(), pos.clone()
+    plus[2, 1] += h
+    minus[2, 1] -= h
+    e_p = qeq(plus, chi, hardness, sigma, cell=cell, parameters=params, solver="cg", tol=1e-13)[1]
+    e_m = qeq(minus, chi, hardness, sigma, cell=cell, parameters=params, solver="cg", tol=1e-13)[1]
+    assert float(grad[2, 1]) == pytest.approx((float(e_p) - float(e_m)) / (2 * h), rel=1e-6)
+
+
+def test_warm_start_reduces_iterations():
+    pos, cell, chi, hardness, sigma = system("p3m", n=64, seed=6)
+    q0, _, cold = qeq(pos, chi, hardness, sigma, cell=cell, solver="cg", return_info=True)
+    moved = pos + 0.01 * torch.randn(pos.shape, generator=torch.Generator().manual_seed(1), dtype=DTYPE)
+    q1, _, warm = qeq(moved, chi, hardness, sigma, cell=cell, solver="cg", initial_charges=q0, return_info=True)
+    _, _, cold1 = qeq(moved, chi, hardness, sigma, cell=cell, solver="cg", return_info=True)
+    assert warm.iterations < cold1.iterations
+    assert abs(float(q1.sum())) < 1e-10
+
+
+def test_non_convergence_raises():
+    pos, cell, chi, hardness, sigma = system("ewald", n=32, seed=7)
+    with pytest.raises(QeqConvergenceError, match="did not converge"):
+        qeq(pos, chi, hardness, sigma, cell=cell, solver="cg", max_iter=2, tol=1e-14)
+
+
+def test_bad_qeq_input():
+    pos, cell, chi, hardness, sigma = system("molecule", n=4)
+    with pytest.raises(ValueError, match="chi"):
+        qeq(pos, chi[:3], hardness, sigma)
+    with pytest.raises(ValueError, match="NaN"):
+        qeq(pos, chi, hardness * float("nan"), sigma)
+    with pytest.raises(ValueError, match="solver"):
+        qeq(pos, chi, hardness, sigma, solver="lu")

@@ -1,0 +1,127 @@
+"""Bad configs and bad data are clear errors before any training starts."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from lrcalc import ConfigError, InputError
+from lrcalc.cli import main
+from lrcalc.training import config as training_config
+from lrcalc.training.config import DEFAULTS, resolve_training_config
+from lrcalc.training.trainer import train
+
+
+def _train(config):
+    return train(config, log=None)
+
+
+@pytest.mark.parametrize(
+    "section, key",
+    [("model", "num_layerz"), ("data", "energy_keys"), ("training", "learning_rat"), ("output", "dir")],
+)
+def test_unknown_key_in_any_section_is_named(tiny_config, section, key):
+    tiny_config[section][key] = 1
+    with pytest.raises(ConfigError, match=key):
+        _train(tiny_config)
+
+
+def test_unknown_section_is_named(tiny_config):
+    tiny_config["optimiser"] = {"lr": 1}
+    with pytest.raises(ConfigError, match="optimiser"):
+        _train(tiny_config)
+
+
+def test_invalid_values_are_named(tiny_config):
+    for section, key, value in [
+        ("training", "optimizer", "sgd"),
+        ("training", "lr_schedule", "step"),
+        ("training", "batch_size", 0),
+        ("training", "ema_decay", 1.0),
+        ("data", "split_fractions", [0.9, 0.2, 0.0]),
+        ("model", "cutoff", -1),
+    ]:
+        config = json.loads(json.dumps(tiny_config))
+        config[section][key] = value
+        with pytest.raises(ConfigError, match=key):
+            _train(config)
+
+
+def test_missing_data_file(tiny_config, tmp_path):
+    tiny_config["data"]["path"] = str(tmp_path / "nowhere.extxyz")
+    with pytest.raises(InputError, match="nowhere.extxyz.*not found"):
+        _train(tiny_config)
+
+
+def test_species_missing_from_the_config(tiny_config):
+    tiny_config["model"]["species"] = ["Cu"]
+    with pytest.raises(InputError, match="Ni.*model.species"):
+        _train(tiny_config)
+
+
+def test_frames_without_requested_labels(tiny_config):
+    tiny_config["data"]["stress_key"] = "no_such_stress"
+    tiny_config["data"]["virial_key"] = None
+    tiny_config["training"]["stress_weight"] = 1.0
+    with pytest.raises(InputError, match="lack the 'stress' label"):
+        _train(tiny_config)
+
+
+def test_charge_loss_without_charge_labels_or_charge_model(tiny_config):
+    tiny_config["training"]["charges_weight"] = 1.0
+    with pytest.raises(ConfigError, match="charges_key"):
+        _train(tiny_config)
+    tiny_config["data"]["charges_key"] = "ref_q"
+    with pytest.raises(ConfigError, match="predicts no charges"):
+        _train(tiny_config)
+
+
+def test_split_that_leaves_a_set_empty(tiny_config, tmp_path):
+    tiny_config["data"]["split_fractions"] = [0.95, 0.05, 0.0]  # 12 frames: no validation frame
+    with pytest.raises(ConfigError, match="val set"):
+        _train(tiny_config)
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": [0, 1, 2], "val": [], "test": [3]}))
+    tiny_config["data"].pop("split_fractions")
+    tiny_config["data"]["split_file"] = str(split)
+    with pytest.raises(ConfigError, match="val set is empty"):
+        _train(tiny_config)
+    split.write_text(json.dumps({"train": [0, 1, 2], "val": [2], "test": [99]}))
+    with pytest.raises(InputError, match="outside"):
+        _train(tiny_config)
+
+
+def test_existing_run_needs_resume_and_the_same_config(tiny_config):
+    tiny_config["training"]["max_epochs"] = 1
+    _train(tiny_config)
+    with pytest.raises(ConfigError, match="--resume"):
+        _train(tiny_config)
+    tiny_config["training"]["learning_rate"] = 0.5
+    with pytest.raises(ConfigError, match="training.learning_rate"):
+        train(tiny_config, resume=True, log=None)
+
+
+def test_cli_reports_errors_with_exit_code_2(tiny_config, tmp_path, capsys):
+    import yaml
+
+    tiny_config["training"]["bogus_key"] = 3
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(tiny_config))
+    assert main(["train", str(path)]) == 2
+    assert re.search(r"lrcalc train: error: .*bogus_key", capsys.readouterr().err)
+    assert main(["train", str(tmp_path / "missing.yaml")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["evaluate", "example_untrained.pt", str(tmp_path / "missing.extxyz")]) == 2
+    assert "lrcalc evaluate: error:" in capsys.readouterr().err
+
+
+def test_every_config_key_is_documented_with_its_default():
+    doc = training_config.__doc__
+    for section, keys in DEFAULTS.items():
+        for key in keys:
+            assert f"``{key}``" in doc, f"{section}.{key} is not documented"
+    resolved = resolve_training_config({"model": {"species": ["Cu"], "cutoff": 4.0}, "data": {"path": "x"}})
+    assert resolved["model"]["avg_num_neighbors"] == "auto"
+    assert resolved["training"] == DEFAULTS["training"]
