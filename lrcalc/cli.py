@@ -26,7 +26,10 @@ def _info(args) -> int:
 
 
 def _train(args) -> int:
+    from .training.allocator import tune_allocator
     from .training.trainer import train
+
+    tune_allocator()  # this process runs autograd for hours: keep freed memory (see the module)
 
     progress = False if args.no_progress else None
     result = train(args.config, resume=args.resume, device=args.device, progress=progress,
@@ -37,7 +40,10 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
+    from .training.allocator import tune_allocator
     from .training.evaluate import evaluate, format_table
+
+    tune_allocator()
 
     keys = {"energy_key": args.energy_key, "forces_key": args.forces_key, "stress_key": args.stress_key,
             "charges_key": args.charges_key, "total_charge_key": args.total_charge_key}

@@ -24,3 +24,36 @@ def plot_energy(t_fs, potential_eV, total_energy_eV, num_atoms, path="energy.png
     ax.set_title(f"drift {energy_drift(t_fs, total_energy_eV, num_atoms):+.3f} meV/atom/ps")
     ax.legend()
     return save(fig, path)
+
+
+def read_md_log(path) -> dict[str, np.ndarray]:
+    """Columns of an :func:`lrcalc.md.run` CSV log as float arrays (empty cells → NaN)."""
+    import csv
+
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"{path}: the MD log has no rows")
+    return {key: np.array([float(r[key]) if r[key] != "" else np.nan for r in rows]) for key in rows[0]}
+
+
+def plot_md_log(path, output="md.png", num_atoms: int | None = None) -> str:
+    """Temperature and energies of an MD log against time (two panels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    log = read_md_log(path)
+    t_ps = log["time_fs"] / 1000
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 5.0), sharex=True, layout="constrained")
+    top.plot(t_ps, log["temperature_K"], color="C3")
+    top.set_ylabel("T (K)")
+    per = num_atoms or 1
+    unit = "eV/atom" if num_atoms else "eV"
+    bottom.plot(t_ps, (log["etot_eV"] - log["etot_eV"][0]) / per, label="total")
+    bottom.plot(t_ps, (log["epot_eV"] - log["epot_eV"][0]) / per, label="potential", alpha=0.7)
+    bottom.set_ylabel(f"E − E(0) ({unit})")
+    bottom.set_xlabel("t (ps)")
+    bottom.legend()
+    return save(fig, output)

@@ -208,6 +208,11 @@ class TrainingRun:
                 "training.charges_weight > 0 needs data.charges_key (the per-atom charge labels)"
             )
         self.dataset = read_dataset(data_cfg["path"], data_cfg)
+        if self.checkpoint is not None and self.checkpoint["dataset_sha256"] != self.dataset.sha256:
+            raise InputError(
+                f"cannot resume {self.run_dir}: {self.dataset.path} changed since the run started "
+                f"(its SHA-256 differs from the one in checkpoint.pt)"
+            )
         self.dataset.check_species(model_cfg["species"])
         if self.checkpoint is not None:
             self.split = {name: list(values) for name, values in self.checkpoint["split"].items()}
@@ -318,6 +323,7 @@ class TrainingRun:
             "format_version": CHECKPOINT_VERSION,
             "config": self.config,
             "split": self.split,
+            "dataset_sha256": self.dataset.sha256,
             "statistics": self.statistics,
             "state": dict(self.state),
             "model": self.model.state_dict(),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from lrcalc import ConfigError, InputError
+from conftest import TINY_CONFIG
 from lrcalc.cli import main
 from lrcalc.training import config as training_config
 from lrcalc.training.config import DEFAULTS, resolve_training_config
@@ -93,13 +95,19 @@ def test_split_that_leaves_a_set_empty(tiny_config, tmp_path):
         _train(tiny_config)
 
 
-def test_existing_run_needs_resume_and_the_same_config(tiny_config):
+def test_existing_run_needs_resume_and_the_same_config(tiny_config, tmp_path):
     tiny_config["training"]["max_epochs"] = 1
     _train(tiny_config)
     with pytest.raises(ConfigError, match="--resume"):
         _train(tiny_config)
     tiny_config["training"]["learning_rate"] = 0.5
     with pytest.raises(ConfigError, match="training.learning_rate"):
+        train(tiny_config, resume=True, log=None)
+    tiny_config["training"]["learning_rate"] = TINY_CONFIG["training"]["learning_rate"]
+    changed = tmp_path / "changed.extxyz"
+    changed.write_text(Path(tiny_config["data"]["path"]).read_text().replace("energy=", "energy=1", 1))
+    tiny_config["data"]["path"] = str(changed)
+    with pytest.raises(InputError, match="changed since the run started"):
         train(tiny_config, resume=True, log=None)
 
 
