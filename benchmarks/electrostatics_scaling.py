@@ -92,7 +92,7 @@ def time_qeq_forces(pos, cell, chi, hardness, sigma, accuracy, solver, method, i
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--accuracy", type=float, default=1e-5)
+    parser.add_argument("--accuracy", type=float, default=1e-4)
     parser.add_argument("--dense-max", type=int, default=1000)
     args = parser.parse_args()
 

@@ -26,7 +26,7 @@ def _info(args) -> int:
 
 
 def _train(args) -> int:
-    from .training.allocator import tune_allocator
+    from .allocator import tune_allocator
     from .training.trainer import train
 
     tune_allocator()  # this process runs autograd for hours: keep freed memory (see the module)
@@ -40,7 +40,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .training.allocator import tune_allocator
+    from .allocator import tune_allocator
     from .training.evaluate import evaluate, format_table
 
     tune_allocator()
@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="per-atom reference charges, e.g. initial_charges")
     evaluate.add_argument("--total-charge-key", default=None, help="atoms.info key of the total charge")
     evaluate.set_defaults(handler=_evaluate)
+
+    from .cli_md import add_md_parser, add_relax_parser
+
+    add_md_parser(commands)
+    add_relax_parser(commands)
     return parser
 
 

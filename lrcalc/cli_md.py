@@ -70,6 +70,9 @@ def add_md_parser(commands) -> None:
 
 def run_md(args) -> int:
     from . import md
+    from .allocator import tune_allocator
+
+    tune_allocator()  # long autograd runs: keep freed memory (see lrcalc.allocator)
     from .analysis import plot_md_log
     from .calculator import LRCalculator
 
@@ -119,9 +122,11 @@ def run_relax(args) -> int:
     from ase.io import write
 
     from . import md
+    from .allocator import tune_allocator
     from .calculator import LRCalculator
     from .relax import RelaxationNotConverged, relax
 
+    tune_allocator()
     output = Path(args.output or "relax_output")
     output.mkdir(parents=True, exist_ok=True)
     atoms = _structure(args)

@@ -5,7 +5,7 @@ key                         default    meaning
 ==========================  =========  ==========================================================
 ``species``                 required   element symbols the model knows, e.g. ``["Cu", "C", "N"]``
 ``cutoff``                  required   neighbor cutoff radius, Å
-``long_range``              ``"none"`` long-range method; this version implements ``"none"``
+``long_range``              ``"none"`` ``"none"`` (short-range) or ``"qeq"`` (NequIP-LR, see below)
 ``num_layers``              3          interaction blocks
 ``l_max``                   1          highest rotation order of features and spherical harmonics
 ``num_features``            32         channels per irrep

@@ -13,7 +13,7 @@ from ase.optimize import BFGS
 import lrcalc
 from lrcalc import LRCalculator
 
-from conftest import SMALL_CONFIG, randomise_output_layers
+from model_fixtures import SMALL_CONFIG, randomise_output_layers
 from structures import make_bulk_cu, make_molecule, make_slab, make_triclinic_crystal
 
 

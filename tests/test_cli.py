@@ -23,3 +23,44 @@ def test_info_on_a_missing_file_is_a_clear_error(capsys):
 def test_module_entry_point_help():
     run = subprocess.run([sys.executable, "-m", "lrcalc", "info", "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "shipped model" in run.stdout
+
+
+def test_md_command_writes_trajectory_log_and_plot(tmp_path):
+    from ase.io import read
+
+    out = tmp_path / "run"
+    code = main(["md", "--model", "example_untrained.pt", "--steps", "4", "--interval", "2", "--timestep", "0.5",
+                 "--fix-bottom-layers", "1", "--output", str(out), "--no-progress"])
+    assert code == 0
+    assert len(read(out / "md.traj", ":")) == 3
+    assert (out / "md.csv").read_text().count("\n") == 4
+    assert (out / "md.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["md", "--model", "example_untrained.pt", "--steps", "2", "--interval", "2", "--output", str(out),
+                 "--no-progress", "--restart"]) == 0
+    assert len(read(out / "md.traj", ":")) == 4
+
+
+def test_relax_command_and_its_not_converged_exit_code(tmp_path, capsys):
+    from ase.build import molecule
+    from ase.io import read, write
+
+    structure = tmp_path / "h2o.extxyz"
+    write(structure, molecule("H2O"))
+    out = tmp_path / "relaxed"
+    assert main(["relax", str(structure), "--model", "example_untrained.pt", "--fmax", "0.01", "--steps", "200",
+                 "--output", str(out), "--no-progress"]) == 0
+    assert len(read(out / "relaxed.extxyz")) == 3
+    assert main(["relax", str(structure), "--model", "example_untrained.pt", "--fmax", "1e-9", "--steps", "1",
+                 "--output", str(out), "--no-progress"]) == 3
+    assert "not converged" in capsys.readouterr().out
+
+
+def test_md_with_a_missing_model_is_a_clear_error(tmp_path, capsys):
+    assert main(["md", "--model", "nope.pt", "--steps", "1", "--output", str(tmp_path), "--no-progress"]) == 2
+    assert "'nope.pt' not found" in capsys.readouterr().err
+
+
+def test_help_teaches():
+    for command in ("md", "relax", "train", "evaluate"):
+        run = subprocess.run([sys.executable, "-m", "lrcalc", command, "--help"], capture_output=True, text=True)
+        assert run.returncode == 0 and "usage: lrcalc " + command in run.stdout

@@ -11,7 +11,7 @@ from e3nn.util.test import assert_equivariant
 import lrcalc
 from lrcalc.nn.radial import PolynomialEnvelope, RadialEmbedding
 
-from conftest import SMALL_CONFIG, randomise_output_layers
+from model_fixtures import SMALL_CONFIG, randomise_output_layers
 from structures import make_molecule, make_slab
 from lrcalc import LRCalculator
 

@@ -14,7 +14,7 @@ import lrcalc
 from lrcalc import LRCalculator
 from lrcalc.electrostatics import COULOMB_CONSTANT
 
-from conftest import randomise_output_layers
+from model_fixtures import randomise_output_layers
 
 QEQ_CONFIG = {
     "species": ["H", "C", "N", "O", "Na", "Cl", "Cu"],

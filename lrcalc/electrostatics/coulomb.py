@@ -132,15 +132,6 @@ class CoulombOperator:
         phi = COULOMB_CONSTANT * phi
         return phi.squeeze(-1) if single else phi
 
-    def diagonal(self) -> torch.Tensor:
-        r"""Approximate diagonal :math:`k_e A_{ii}` (eV/e²): the Gaussian self-energy term.
-
-        Used for Jacobi preconditioning; zero for point charges.
-        """
-        if self.sigma is None:
-            return torch.zeros(self.n_atoms, dtype=torch.float64)
-        return COULOMB_CONSTANT * self_coefficient(self.sigma.detach(), None)
-
 
 def electrostatic_potential(
     positions: torch.Tensor,

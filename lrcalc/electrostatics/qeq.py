@@ -234,7 +234,8 @@ def qeq(
     :param initial_charges: ``[N]`` warm start for CG (e.g. the previous MD step).
     :param solver: ``"auto"`` (dense up to :data:`DENSE_MAX_ATOMS` atoms), ``"dense"`` or
         ``"cg"``.
-    :param tol: CG tolerance on :math:`\|P(Hq + \chi)\| / \|P\chi\|` (``P`` removes the
+    :param tol: CG tolerance on the projected residual :math:`\|P(Hq + \chi)\|`
+        relative to its value at the uniform start :math:`q = Q/N` (``P`` removes the
         mean); default ``min(accuracy, 1e-6)``.
     :param max_iter: CG iteration limit; :class:`QeqConvergenceError` beyond it.
     :param parameters: frozen Coulomb parameters (see :func:`~.tuning.tune`).
@@ -268,12 +269,14 @@ def qeq(
             detach(positions), detach(cell), pbc, detach(sigma), method, accuracy, parameters
         )
         chi0, hard0 = chi.detach(), hardness.detach()
-        scale = float(torch.linalg.norm(chi0 - chi0.mean()))
-        scale = max(scale, float(chi0.abs().max()), 1e-300) if scale == 0 else scale
         operator = _HardnessOperator(
-            coulomb, hard0, detach(sigma), solver, tol, max_iter, scale,
+            coulomb, hard0, detach(sigma), solver, tol, max_iter, 1.0,
             detach(positions), detach(cell), preconditioner,
         )
+        # residual scale: the projected gradient at the uniform cold start q = Q/N
+        cold = chi0 + (operator(torch.ones_like(chi0)) * (total_charge / n) if total_charge else 0.0)
+        scale = float(torch.linalg.norm(cold - cold.mean()))
+        operator.scale = scale if scale > 0 else 1.0
         init = None if initial_charges is None else initial_charges.detach().to(chi0.dtype)
         q_star, iterations, residual = operator.solve(-chi0, total_charge, init)
 

@@ -63,9 +63,11 @@ class AtomisticModel(nn.Module):
             leaf_positions, positions, cell, strain = apply_strain(graph, compute_stress)
             out = self.per_atom(graph, positions, cell)
             num_structures = graph["num_atoms"].shape[0]
+            # Summed in float64 even for float32 models: total energies of large systems (e.g.
+            # −177630 eV) would otherwise be rounded by ~0.05 eV.
             energy = torch.zeros(
-                num_structures, dtype=out["atomic_energies"].dtype, device=out["atomic_energies"].device
-            ).index_add_(0, graph["batch"], out["atomic_energies"])
+                num_structures, dtype=torch.float64, device=out["atomic_energies"].device
+            ).index_add_(0, graph["batch"], out["atomic_energies"].double())
             out["energy"] = energy
             if compute_forces or compute_stress:
                 forces, stress = forces_and_stress(

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
+from ..errors import ConfigError
+
 
 @dataclass
 class Context:
@@ -42,10 +44,15 @@ def choose_device(name: str, local_rank: int = 0) -> torch.device:
     multi-process run → ``cuda:LOCAL_RANK``."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(
+            f"training.device={name!r} is not a torch device (cpu, cuda, cuda:1, auto)"
+        ) from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {name!r} requested but CUDA is not available")
+            raise ConfigError(f"training.device={name!r} but CUDA is not available (use 'cpu' or 'auto')")
         if device.index is None:
             device = torch.device("cuda", local_rank)
     return device

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from lrcalc import ConfigError, InputError
-from conftest import TINY_CONFIG
 from lrcalc.cli import main
 from lrcalc.training import config as training_config
 from lrcalc.training.config import DEFAULTS, resolve_training_config
@@ -49,6 +49,14 @@ def test_invalid_values_are_named(tiny_config):
         config[section][key] = value
         with pytest.raises(ConfigError, match=key):
             _train(config)
+
+
+def test_unknown_or_unavailable_device(tiny_config):
+    with pytest.raises(ConfigError, match="not a torch device"):
+        train(tiny_config, device="gpu0", log=None)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            train(tiny_config, device="cuda", log=None)
 
 
 def test_missing_data_file(tiny_config, tmp_path):
@@ -95,18 +103,19 @@ def test_split_that_leaves_a_set_empty(tiny_config, tmp_path):
         _train(tiny_config)
 
 
-def test_existing_run_needs_resume_and_the_same_config(tiny_config, tmp_path):
+def test_existing_run_needs_resume_the_same_config_and_the_same_data(tiny_config, tmp_path):
+    data = tmp_path / "data.extxyz"
+    data.write_text(Path(tiny_config["data"]["path"]).read_text())
+    tiny_config["data"]["path"] = str(data)
     tiny_config["training"]["max_epochs"] = 1
     _train(tiny_config)
     with pytest.raises(ConfigError, match="--resume"):
         _train(tiny_config)
-    tiny_config["training"]["learning_rate"] = 0.5
+    changed = json.loads(json.dumps(tiny_config))
+    changed["training"]["learning_rate"] = 0.5
     with pytest.raises(ConfigError, match="training.learning_rate"):
-        train(tiny_config, resume=True, log=None)
-    tiny_config["training"]["learning_rate"] = TINY_CONFIG["training"]["learning_rate"]
-    changed = tmp_path / "changed.extxyz"
-    changed.write_text(Path(tiny_config["data"]["path"]).read_text().replace("energy=", "energy=1", 1))
-    tiny_config["data"]["path"] = str(changed)
+        train(changed, resume=True, log=None)
+    data.write_text(data.read_text().replace("energy=", "energy=1", 1))
     with pytest.raises(InputError, match="changed since the run started"):
         train(tiny_config, resume=True, log=None)
 

@@ -171,3 +171,19 @@ def test_early_stopping_and_trainable_shifts(tiny_config):
     initial = checkpoint["statistics"]["energy_shifts"]
     shifts = checkpoint["model"]["energy_shift"]
     assert not torch.allclose(shifts, torch.tensor([initial["Cu"], initial["Ni"]], dtype=shifts.dtype))
+
+
+def test_charge_loss_with_a_qeq_model(tiny_config, emt_data):
+    """A model that predicts charges (long_range "qeq") trains on reference charges; evaluation then
+    reports them, with the charge key the model was trained with."""
+    from lrcalc.training import evaluate
+
+    tiny_config["model"].update(long_range="qeq", num_layers_feedback=1)
+    tiny_config["data"]["charges_key"] = "ref_q"
+    tiny_config["training"].update(charges_weight=1.0, max_epochs=2)
+    result = train(tiny_config, log=None)
+    records = _records(tiny_config["output"]["directory"])
+    assert all(r["train_charges_mse"] > 0 and r["val_charges_rmse"] > 0 for r in records)
+    assert set(result["test_metrics"]) == {"energy", "forces", "stress", "charges"}
+    evaluated = evaluate(result["best_model"], emt_data)
+    assert set(evaluated["metrics"]) == {"energy", "forces", "stress", "charges"}

@@ -1,5 +1,5 @@
-"""glibc malloc settings for long autograd runs (applied by the ``lrcalc train`` and ``evaluate``
-commands, not by the Python API, which leaves the process's allocator alone).
+"""glibc malloc settings for long autograd runs (applied by the ``lrcalc train``, ``evaluate``,
+``md`` and ``relax`` commands, not by the Python API, which leaves the process's allocator alone).
 
 With glibc's defaults, a training step hands the memory of its freed intermediate tensors back to the
 operating system (trimming the heap top) and page-faults it back in at the next step. Turning
