@@ -109,9 +109,7 @@ class CoulombOperator:
             self.parts.append(EwaldKSpace(positions, cell, smearing, parameters.k_max))
         else:
             shape = mesh_shape(cell, parameters.mesh_spacing)
-            self.parts.append(
-                MeshKSpace(positions, cell, smearing, shape, parameters.order, method)
-            )
+            self.parts.append(MeshKSpace(positions, cell, smearing, shape, parameters.order, method))
         self.on_site = self_coefficient(sigma, smearing)
         self.background = background_coefficient(smearing, torch.abs(torch.linalg.det(cell)))
 
@@ -191,7 +189,9 @@ def coulomb_energy(
     """
     check_charges(charges, positions.shape[0])
     if charges.dim() != 1:
-        raise ValueError("coulomb_energy takes charges of shape [N]; use electrostatic_potential for channels")
+        raise ValueError(
+            "coulomb_energy takes charges of shape [N]; use electrostatic_potential for channels"
+        )
     phi = electrostatic_potential(positions, charges, cell, pbc, sigma, method, accuracy, parameters)
     return 0.5 * (charges * phi).sum()
 

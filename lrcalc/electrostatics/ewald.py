@@ -22,11 +22,11 @@ from .kernels import long_range_fourier
 def half_space_kvectors(cell: torch.Tensor, k_max: float) -> torch.Tensor:
     """Reciprocal vectors ``[K, 3]`` (1/Å) with ``0 < |k| <= k_max``, one of each ±k pair."""
     lengths = torch.linalg.norm(cell.detach(), dim=1)
-    m_max = [int(math.ceil(k_max * float(length) / (2 * math.pi))) for length in lengths]
+    m_max = [math.ceil(k_max * float(length) / (2 * math.pi)) for length in lengths]
     ranges = [torch.arange(-m, m + 1, device=cell.device, dtype=cell.dtype) for m in m_max]
     m = torch.cartesian_prod(*ranges)
-    half = (m[:, 0] > 0) | ((m[:, 0] == 0) & (m[:, 1] > 0)) | (
-        (m[:, 0] == 0) & (m[:, 1] == 0) & (m[:, 2] > 0)
+    half = (
+        (m[:, 0] > 0) | ((m[:, 0] == 0) & (m[:, 1] > 0)) | ((m[:, 0] == 0) & (m[:, 1] == 0) & (m[:, 2] > 0))
     )
     m = m[half]
     reciprocal = 2 * math.pi * torch.linalg.inv(cell).T

@@ -51,9 +51,7 @@ def gaussian_coulomb(r: torch.Tensor, s_ij: torch.Tensor | None) -> torch.Tensor
     return torch.erf(r / (_SQRT2 * s_ij)) / r
 
 
-def short_range(
-    r: torch.Tensor, smearing: float, s_ij: torch.Tensor | None
-) -> torch.Tensor:
+def short_range(r: torch.Tensor, smearing: float, s_ij: torch.Tensor | None) -> torch.Tensor:
     r"""Real-space remainder :math:`K^{\mathrm{sr}}_{ij}(r)` of the Ewald split (1/Å).
 
     :param r: pair distances (Å), positive.

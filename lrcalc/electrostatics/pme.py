@@ -90,8 +90,14 @@ class MeshKSpace:
         kernel = _LongRangeKernel(smearing)
         if method == "p3m":
             self.filter = _TriclinicP3MFilter(
-                cell=cell, ns_mesh=ns, interpolation_nodes=order, kernel=kernel,
-                mode=0, differential_order=2, fft_norm="backward", ifft_norm="forward",
+                cell=cell,
+                ns_mesh=ns,
+                interpolation_nodes=order,
+                kernel=kernel,
+                mode=0,
+                differential_order=2,
+                fft_norm="backward",
+                ifft_norm="forward",
             )
             self.mesh = MeshInterpolator(cell, ns, order, method="P3M")
         elif method == "pme":

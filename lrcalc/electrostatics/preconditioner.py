@@ -43,7 +43,6 @@ from .pme import MeshKSpace, mesh_shape
 PRECONDITIONER_SMEARING = 1.5
 
 
-
 class JacobiPreconditioner:
     """:math:`z = D^{-1} r` with a given positive diagonal ``d`` (eV/e²)."""
 

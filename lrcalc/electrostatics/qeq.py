@@ -43,7 +43,6 @@ so memory stays O(N).
 """
 
 import dataclasses
-import math
 
 import torch
 
@@ -75,8 +74,19 @@ class QeqInfo:
 class _HardnessOperator:
     """Detached linear map ``q -> H q`` (eV/e) with its constrained inverse."""
 
-    def __init__(self, coulomb: CoulombOperator, hardness, sigma, solver, tol, max_iter, scale,
-                 positions=None, cell=None, preconditioner="auto"):
+    def __init__(
+        self,
+        coulomb: CoulombOperator,
+        hardness,
+        sigma,
+        solver,
+        tol,
+        max_iter,
+        scale,
+        positions=None,
+        cell=None,
+        preconditioner="auto",
+    ):
         self.coulomb = coulomb
         self.hardness = hardness
         self.solver = solver
@@ -100,7 +110,8 @@ class _HardnessOperator:
         if solver == "dense":
             n = hardness.shape[0]
             eye = torch.eye(n, dtype=hardness.dtype, device=hardness.device)
-            h = coulomb(eye)
+            # columns in chunks: the pair sum holds [pairs, chunk] temporaries
+            h = torch.cat([coulomb(eye[:, k : k + 256]) for k in range(0, n, 256)], dim=1)
             h = 0.5 * (h + h.T) + torch.diag(hardness)
             kkt = torch.zeros(n + 1, n + 1, dtype=h.dtype, device=h.device)
             kkt[:n, :n] = h
@@ -263,15 +274,25 @@ def qeq(
     tol = min(accuracy, 1e-6) if tol is None else tol
     total_charge = float(total_charge)
 
-    detach = lambda t: None if t is None else t.detach()  # noqa: E731
+    def detach(t):
+        return None if t is None else t.detach()
+
     with torch.no_grad():
         coulomb = CoulombOperator(
             detach(positions), detach(cell), pbc, detach(sigma), method, accuracy, parameters
         )
         chi0, hard0 = chi.detach(), hardness.detach()
         operator = _HardnessOperator(
-            coulomb, hard0, detach(sigma), solver, tol, max_iter, 1.0,
-            detach(positions), detach(cell), preconditioner,
+            coulomb,
+            hard0,
+            detach(sigma),
+            solver,
+            tol,
+            max_iter,
+            1.0,
+            detach(positions),
+            detach(cell),
+            preconditioner,
         )
         # residual scale: the projected gradient at the uniform cold start q = Q/N
         cold = chi0 + (operator(torch.ones_like(chi0)) * (total_charge / n) if total_charge else 0.0)
@@ -281,9 +302,7 @@ def qeq(
         q_star, iterations, residual = operator.solve(-chi0, total_charge, init)
 
     inputs = [positions, chi, hardness, sigma, cell]
-    needs_grad = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in inputs
-    )
+    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
     if needs_grad:
         differentiable = CoulombOperator(
             positions, cell, pbc, sigma, parameters=coulomb.parameters, pairs=coulomb.pairs

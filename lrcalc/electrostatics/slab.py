@@ -63,6 +63,4 @@ class SlabGeometry:
         dipole = (charges * z).sum(0)
         second = (charges * z2).sum(0)
         prefactor = 4.0 * math.pi / self.volume
-        return prefactor * (
-            z * dipole - 0.5 * (second + total * z2) - total * self.thickness**2 / 12.0
-        )
+        return prefactor * (z * dipole - 0.5 * (second + total * z2) - total * self.thickness**2 / 12.0)

@@ -46,6 +46,4 @@ def strain_derivatives(energy_fn, positions, cell, pbc=None, create_graph=False)
 
 def to_voigt(stress: torch.Tensor) -> torch.Tensor:
     """3x3 stress to ASE's Voigt order ``[xx, yy, zz, yz, xz, xy]``."""
-    return torch.stack(
-        [stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2], stress[0, 1]]
-    )
+    return torch.stack([stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2], stress[0, 1]])

@@ -122,7 +122,7 @@ def tune(
         smearing = (volume**2 / max(n_atoms, 1)) ** (1.0 / 6.0) / math.sqrt(2 * math.pi)
         smearing = max(smearing, 0.5)
         cutoff = math.sqrt(2.0) * x * max(smearing, s_max)
-        params = dict(k_max=math.sqrt(2.0) * x / smearing)
+        params = {"k_max": math.sqrt(2.0) * x / smearing}
     elif method in ("pme", "p3m"):
         smearing = max(MESH_SMEARING, s_min)
         if uniform and s_min >= MESH_SMEARING:
@@ -130,14 +130,18 @@ def tune(
         else:
             cutoff = math.sqrt(2.0) * x * max(smearing, s_max)
         table = _P3M_SPACING if method == "p3m" else _PME_SPACING
-        params = dict(mesh_spacing=smearing * _table(table, accuracy), order=_ORDERS[method])
+        params = {"mesh_spacing": smearing * _table(table, accuracy), "order": _ORDERS[method]}
     else:
         raise ValueError(f"unknown method {method!r}")
     vacuum = None
     if slab:
         vacuum = _slab_gap(cell, pbc, cutoff, accuracy)
     return CoulombParameters(
-        method=method, smearing=smearing, cutoff=cutoff, vacuum=vacuum, accuracy=accuracy,
+        method=method,
+        smearing=smearing,
+        cutoff=cutoff,
+        vacuum=vacuum,
+        accuracy=accuracy,
         **params,
     )
 

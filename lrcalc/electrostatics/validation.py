@@ -49,9 +49,7 @@ def check_system(positions, cell, pbc, sigma, method):
             volume = float(torch.linalg.norm(torch.linalg.cross(cell[a], cell[b]).detach()))
             scale = float(torch.linalg.norm(cell[a].detach()) * torch.linalg.norm(cell[b].detach()))
         if not volume > 1e-10 * max(scale, 1e-300):
-            raise ValueError(
-                f"the periodic cell vectors are degenerate (zero volume/area) for pbc={pbc}"
-            )
+            raise ValueError(f"the periodic cell vectors are degenerate (zero volume/area) for pbc={pbc}")
     else:
         cell = None
     if sigma is not None:

@@ -27,6 +27,9 @@ key                       default             meaning
 ``split_fractions``       ``[0.8, 0.1, 0.1]`` train, val, test fractions of a random split (used when
                                               there is no ``split_file``; test may be 0)
 ``split_seed``            0                   seed of the random split
+``pbc``                   ``null``            three booleans that replace every frame's pbc, e.g.
+                                              ``[true, true, false]`` for slabs stored as 3-D
+                                              periodic; ``null``: as in the file
 ========================  ==================  ========================================================
 
 ``training``:
@@ -106,6 +109,7 @@ DEFAULTS = {
         "split_file": None,
         "split_fractions": [0.8, 0.1, 0.1],
         "split_seed": 0,
+        "pbc": None,
     },
     "training": {
         "seed": 0,
@@ -257,6 +261,11 @@ def _resolve_model_section(given: dict) -> dict:
 
 
 def _check_data(data: dict) -> None:
+    pbc = data["pbc"]
+    if pbc is not None and (
+        not isinstance(pbc, (list, tuple)) or len(pbc) != 3 or not all(isinstance(p, bool) for p in pbc)
+    ):
+        raise ConfigError(f"data.pbc must be null or three booleans, got {pbc!r}")
     if not isinstance(data["path"], str):
         raise ConfigError(f"data.path must be a file path, got {data['path']!r}")
     for key in (

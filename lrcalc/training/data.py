@@ -204,6 +204,9 @@ def read_dataset(path, data_config: dict) -> Dataset:
         frames = [frames]
     if not frames:
         raise InputError(f"{path}: the file holds no structures")
+    if data_config.get("pbc") is not None:  # e.g. slabs stored as 3-D periodic
+        for atoms in frames:
+            atoms.pbc = [bool(p) for p in data_config["pbc"]]
     labels = [frame_labels(atoms, data_config) for atoms in frames]
     return Dataset(
         path=path,

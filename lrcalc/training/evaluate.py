@@ -4,7 +4,7 @@ Reported per label that both the data (every selected frame) and the model's out
 MAE of the energy per atom (meV/atom), force components (meV/Å), stress components (meV/Å³) and
 atomic charges (me = 10⁻³ e).
 
-The data keys (``energy_key``, ``charges_key``, ``total_charge_key``…) default to those the model
+The data keys (``energy_key``, ``charges_key``, ``total_charge_key``, ``pbc``…) default to those the model
 was trained with (its metadata), else to the defaults of the training config's ``data`` section.
 """
 
@@ -21,7 +21,7 @@ from .data import parse_subset, read_dataset
 from .loss import TERMS, UNITS
 from .trainer import error_sums
 
-DATA_KEYS = ("energy_key", "forces_key", "stress_key", "virial_key", "charges_key", "total_charge_key")
+DATA_KEYS = ("energy_key", "forces_key", "stress_key", "virial_key", "charges_key", "total_charge_key", "pbc")
 
 
 def data_keys_for(model: AtomisticModel, overrides: dict | None = None) -> dict:

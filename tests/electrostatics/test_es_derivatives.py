@@ -11,11 +11,11 @@ from es_helpers import DTYPE, molecule, random_ions
 from lrcalc.electrostatics import coulomb_energy, energy_forces_stress, to_voigt, tune
 
 CASES = {
-    "direct": dict(pbc=(False, False, False), method="direct"),
-    "ewald": dict(pbc=(True, True, True), method="ewald"),
-    "p3m": dict(pbc=(True, True, True), method="p3m"),
-    "pme": dict(pbc=(True, True, True), method="pme"),
-    "slab-p3m": dict(pbc=(True, True, False), method="p3m"),
+    "direct": {"pbc": (False, False, False), "method": "direct"},
+    "ewald": {"pbc": (True, True, True), "method": "ewald"},
+    "p3m": {"pbc": (True, True, True), "method": "p3m"},
+    "pme": {"pbc": (True, True, True), "method": "pme"},
+    "slab-p3m": {"pbc": (True, True, False), "method": "p3m"},
 }
 
 
@@ -61,7 +61,9 @@ def test_stress_equals_strain_finite_differences(case):
             strain = torch.eye(3, dtype=DTYPE)
             strain[a, b] += sign * h / 2
             strain[b, a] += sign * h / 2
-            values.append(float(coulomb_energy(pos @ strain, q, cell @ strain, pbc, sigma, parameters=params)))
+            values.append(
+                float(coulomb_energy(pos @ strain, q, cell @ strain, pbc, sigma, parameters=params))
+            )
         fd = (values[0] - values[1]) / (2 * h) / volume
         assert float(stress[a, b]) == pytest.approx(fd, rel=1e-5, abs=1e-8)
     torch.testing.assert_close(stress, stress.T)
@@ -92,6 +94,9 @@ def test_sigma_and_charge_gradients_equal_finite_differences():
 def test_forces_are_smooth_under_small_cell_changes():
     """With frozen parameters, tiny cell changes give tiny, linear force changes."""
     pos, cell, q, sigma, pbc, params = setup("p3m")
-    f = [energy_forces_stress(pos * s, q, cell * s, pbc, sigma, parameters=params)[1] for s in (1.0, 1.0005, 1.001)]
+    f = [
+        energy_forces_stress(pos * s, q, cell * s, pbc, sigma, parameters=params)[1]
+        for s in (1.0, 1.0005, 1.001)
+    ]
     d1, d2 = f[1] - f[0], f[2] - f[1]
     assert float(torch.linalg.norm(d2 - d1)) < 0.05 * float(torch.linalg.norm(d1))

@@ -7,10 +7,10 @@ from es_helpers import DTYPE, molecule, random_ions
 from lrcalc.electrostatics import QeqConvergenceError, coulomb_energy, qeq, tune
 
 GEOMETRIES = {
-    "molecule": dict(pbc=(False, False, False), method="direct"),
-    "ewald": dict(pbc=(True, True, True), method="ewald"),
-    "p3m": dict(pbc=(True, True, True), method="p3m"),
-    "slab": dict(pbc=(True, True, False), method="ewald"),
+    "molecule": {"pbc": (False, False, False), "method": "direct"},
+    "ewald": {"pbc": (True, True, True), "method": "ewald"},
+    "p3m": {"pbc": (True, True, True), "method": "p3m"},
+    "slab": {"pbc": (True, True, False), "method": "ewald"},
 }
 
 
@@ -33,7 +33,12 @@ def test_constraint_dense_vs_cg_and_optimality(kind, total):
     if kind == "slab" and total != 0.0:
         total = 0.0  # charged slabs follow a vacuum-dependent convention; tested elsewhere
     pos, cell, chi, hardness, sigma = system(kind)
-    opts = dict(cell=cell, pbc=GEOMETRIES[kind]["pbc"], method=GEOMETRIES[kind]["method"], accuracy=1e-8)
+    opts = {
+        "cell": cell,
+        "pbc": GEOMETRIES[kind]["pbc"],
+        "method": GEOMETRIES[kind]["method"],
+        "accuracy": 1e-8,
+    }
     q_dense, e_dense = qeq(pos, chi, hardness, sigma, total, solver="dense", **opts)
     q_cg, e_cg = qeq(pos, chi, hardness, sigma, total, solver="cg", tol=1e-12, **opts)
     assert abs(float(q_dense.sum()) - total) < 1e-10
@@ -41,8 +46,10 @@ def test_constraint_dense_vs_cg_and_optimality(kind, total):
     assert float((q_dense - q_cg).abs().max()) < 1e-8
     assert float(e_cg) == pytest.approx(float(e_dense), rel=1e-10)
     # the energy is the Qeq functional at the returned charges ...
-    e_direct = (chi * q_dense).sum() + 0.5 * (hardness * q_dense**2).sum() + coulomb_energy(
-        pos, q_dense, sigma=sigma, **opts
+    e_direct = (
+        (chi * q_dense).sum()
+        + 0.5 * (hardness * q_dense**2).sum()
+        + coulomb_energy(pos, q_dense, sigma=sigma, **opts)
     )
     assert float(e_dense) == pytest.approx(float(e_direct), rel=1e-10)
     # ... and its minimum on the constraint plane: zero-sum perturbations raise it
@@ -59,8 +66,17 @@ def test_cg_matches_dense_with_p3m_at_larger_size():
     params = tune(pos, cell, (True,) * 3, sigma, "p3m", 1e-6)
     q_dense, _ = qeq(pos, chi, hardness, sigma, cell=cell, parameters=params, solver="dense")
     for preconditioner in ("mesh", "jacobi"):
-        q_cg, _ = qeq(pos, chi, hardness, sigma, cell=cell, parameters=params, solver="cg", tol=1e-12,
-                      preconditioner=preconditioner)
+        q_cg, _ = qeq(
+            pos,
+            chi,
+            hardness,
+            sigma,
+            cell=cell,
+            parameters=params,
+            solver="cg",
+            tol=1e-12,
+            preconditioner=preconditioner,
+        )
         assert float((q_dense - q_cg).abs().max()) < 1e-8
 
 
@@ -73,10 +89,23 @@ def test_gradcheck_qeq(kind, solver):
     params = tune(pos, cell, pbc, sigma, GEOMETRIES[kind]["method"], 1e-8) if cell is not None else None
 
     def fn(p, c, x, j, s):
-        return qeq(p, x, j, s, 0.4, cell=c if cell is not None else None, pbc=pbc, solver=solver,
-                   tol=1e-13, parameters=params)
+        return qeq(
+            p,
+            x,
+            j,
+            s,
+            0.4,
+            cell=c if cell is not None else None,
+            pbc=pbc,
+            solver=solver,
+            tol=1e-13,
+            parameters=params,
+        )
 
-    inputs = [t.clone().requires_grad_(True) for t in (pos, cell if cell is not None else torch.eye(3, dtype=DTYPE), chi, hardness, sigma)]
+    inputs = [
+        t.clone().requires_grad_(True)
+        for t in (pos, cell if cell is not None else torch.eye(3, dtype=DTYPE), chi, hardness, sigma)
+    ]
     assert torch.autograd.gradcheck(fn, inputs, atol=1e-6, rtol=1e-5)
 
 
@@ -134,9 +163,11 @@ def test_forces_are_envelope_derivatives():
 
 def test_warm_start_reduces_iterations():
     pos, cell, chi, hardness, sigma = system("p3m", n=64, seed=6)
-    q0, _, cold = qeq(pos, chi, hardness, sigma, cell=cell, solver="cg", return_info=True)
+    q0, _ = qeq(pos, chi, hardness, sigma, cell=cell, solver="cg")
     moved = pos + 0.01 * torch.randn(pos.shape, generator=torch.Generator().manual_seed(1), dtype=DTYPE)
-    q1, _, warm = qeq(moved, chi, hardness, sigma, cell=cell, solver="cg", initial_charges=q0, return_info=True)
+    q1, _, warm = qeq(
+        moved, chi, hardness, sigma, cell=cell, solver="cg", initial_charges=q0, return_info=True
+    )
     _, _, cold1 = qeq(moved, chi, hardness, sigma, cell=cell, solver="cg", return_info=True)
     assert warm.iterations < cold1.iterations
     assert abs(float(q1.sum())) < 1e-10
@@ -149,7 +180,7 @@ def test_non_convergence_raises():
 
 
 def test_bad_qeq_input():
-    pos, cell, chi, hardness, sigma = system("molecule", n=4)
+    pos, _, chi, hardness, sigma = system("molecule", n=4)
     with pytest.raises(ValueError, match="chi"):
         qeq(pos, chi[:3], hardness, sigma)
     with pytest.raises(ValueError, match="NaN"):

@@ -1,6 +1,7 @@
 """Slabs (Yeh–Berkowitz) and net-charged periodic cells."""
 
 import dataclasses
+import itertools
 
 import pytest
 import torch
@@ -34,7 +35,7 @@ def test_slab_energy_converges_with_vacuum(method):
         float(coulomb_energy(pos, q, cell, SLAB, sigma, parameters=dataclasses.replace(base, vacuum=gap)))
         for gap in (5.0, 10.0, 20.0, 40.0)
     ]
-    changes = [abs(b - a) for a, b in zip(energies, energies[1:])]
+    changes = [abs(b - a) for a, b in itertools.pairwise(energies)]
     assert changes[0] > changes[1] > changes[2]
     assert changes[2] < 1e-7 * abs(energies[-1])
     # the default vacuum for the requested accuracy is converged to that accuracy
@@ -84,8 +85,12 @@ def test_charged_cell_energy_is_splitting_independent_and_periodic():
     cell[2, 2] = 9.0
     base = tune(pos, cell, (True,) * 3, sigma, "ewald", 1e-10)
     reference = float(coulomb_energy(pos, q, cell, sigma=sigma, parameters=base))
-    wide = dataclasses.replace(base, smearing=2.2, cutoff=base.cutoff * 2.2 / base.smearing, k_max=base.k_max * base.smearing / 2.2)
-    assert float(coulomb_energy(pos, q, cell, sigma=sigma, parameters=wide)) == pytest.approx(reference, rel=1e-9)
+    wide = dataclasses.replace(
+        base, smearing=2.2, cutoff=base.cutoff * 2.2 / base.smearing, k_max=base.k_max * base.smearing / 2.2
+    )
+    assert float(coulomb_energy(pos, q, cell, sigma=sigma, parameters=wide)) == pytest.approx(
+        reference, rel=1e-9
+    )
     for method in ("p3m", "pme"):
         value = float(coulomb_energy(pos, q, cell, sigma=sigma, method=method, accuracy=1e-8))
         assert value == pytest.approx(reference, rel=1e-7)
@@ -97,4 +102,6 @@ def test_charged_slab_runs_and_matches_across_methods():
     params = tune(pos, cell, SLAB, sigma, "ewald", 1e-8)
     reference = float(coulomb_energy(pos, q, cell, SLAB, sigma, parameters=params))
     mesh = dataclasses.replace(tune(pos, cell, SLAB, sigma, "p3m", 1e-8), vacuum=params.vacuum)
-    assert float(coulomb_energy(pos, q, cell, SLAB, sigma, parameters=mesh)) == pytest.approx(reference, rel=1e-7)
+    assert float(coulomb_energy(pos, q, cell, SLAB, sigma, parameters=mesh)) == pytest.approx(
+        reference, rel=1e-7
+    )

@@ -113,7 +113,7 @@ def test_potential_is_energy_derivative(cell_kind):
     pos, cell, q = random_ions(12)
     q = (q * 0.6 + 0.05).requires_grad_(True)
     sigma = torch.full((len(q),), 0.9, dtype=DTYPE)
-    kwargs = {"none": dict(), "periodic": dict(cell=cell), "slab": dict(cell=cell, pbc=(True, True, False))}[
+    kwargs = {"none": {}, "periodic": {"cell": cell}, "slab": {"cell": cell, "pbc": (True, True, False)}}[
         cell_kind
     ]
     if cell_kind == "slab":

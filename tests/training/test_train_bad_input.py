@@ -142,3 +142,28 @@ def test_every_config_key_is_documented_with_its_default():
     resolved = resolve_training_config({"model": {"species": ["Cu"], "cutoff": 4.0}, "data": {"path": "x"}})
     assert resolved["model"]["avg_num_neighbors"] == "auto"
     assert resolved["training"] == DEFAULTS["training"]
+
+
+def test_pbc_override_must_be_three_booleans():
+    from lrcalc import ConfigError
+    from lrcalc.training.config import _check_data, DEFAULTS
+
+    data = dict(DEFAULTS["data"], path="x.extxyz", pbc=[True, "no", False])
+    with pytest.raises(ConfigError, match="data.pbc must be null or three booleans"):
+        _check_data(data)
+
+
+def test_pbc_override_applies_to_every_frame(tmp_path):
+    from ase.build import bulk
+    from ase.io import write
+
+    from lrcalc.training.data import read_dataset
+
+    frames = [bulk("Cu", "fcc", a=3.6, cubic=True) for _ in range(2)]
+    for f in frames:
+        f.info["energy"] = 0.0
+    write(tmp_path / "d.extxyz", frames)
+    dataset = read_dataset(tmp_path / "d.extxyz", {"pbc": [True, True, False], "energy_key": "energy",
+                                                   "forces_key": "forces", "stress_key": "stress",
+                                                   "virial_key": "virial", "charges_key": None})
+    assert all(tuple(f.pbc) == (True, True, False) for f in dataset.frames)
