@@ -58,6 +58,47 @@ def _evaluate(args) -> int:
     return 0
 
 
+def model_summary(path, payload) -> dict:
+    """Key numbers of a model file for ``lrcalc models``: method, cutoff, size and test errors."""
+    config, metadata = payload["config"], payload["metadata"]
+    test = (metadata.get("training") or {}).get("test_metrics") or {}
+    def error(label, scale):
+        value = (test.get(label) or {}).get("rmse")
+        return None if value is None else value * scale
+    return {
+        "name": path.name,
+        "long_range": config.get("long_range", "none"),
+        "cutoff": config["cutoff"],
+        "species": " ".join(config["species"]),
+        "dtype": config["dtype"],
+        "parameters": sum(t.numel() for t in payload["state_dict"].values()),
+        "energy_rmse_meV_atom": error("energy", 1000),
+        "forces_rmse_meV_A": error("forces", 1000),
+        "charges_rmse_me": error("charges", 1000),
+        "description": metadata.get("description", ""),
+    }
+
+
+def _models(args) -> int:
+    from .model_file import read_model_file, shipped_model_dirs, shipped_models
+
+    paths = shipped_models()
+    if not paths:
+        print("no shipped models found in " + ", ".join(map(str, shipped_model_dirs())))
+        return 1
+    def show(value, spec):
+        return "—" if value is None else format(value, spec)
+    print(f"{'model':<24} {'method':<6} {'cutoff':>6} {'dtype':<8} {'params':>8} {'E meV/atom':>10} "
+          f"{'F meV/Å':>8} {'q me':>6}  species / description")
+    for path in paths:
+        row = model_summary(*read_model_file(path))
+        print(f"{row['name']:<24} {row['long_range']:<6} {row['cutoff']:>5g}Å {row['dtype']:<8} {row['parameters']:>8} "
+              f"{show(row['energy_rmse_meV_atom'], '.2f'):>10} {show(row['forces_rmse_meV_A'], '.1f'):>8} "
+              f"{show(row['charges_rmse_me'], '.1f'):>6}  {row['species']}; {row['description']}")
+    print("errors: RMSE on each model's test split (lrcalc evaluate); cards: models/README.md")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -117,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="per-atom reference charges, e.g. initial_charges")
     evaluate.add_argument("--total-charge-key", default=None, help="atoms.info key of the total charge")
     evaluate.set_defaults(handler=_evaluate)
+
+    listing = commands.add_parser(
+        "models", help="list the shipped models with their test errors",
+        description="List the models shipped with lrcalc (usable by bare name, e.g. "
+                    "LRCalculator('bta_cu.pt')) with method, cutoff, size and test-set RMSEs.",
+    )
+    listing.set_defaults(handler=_models)
 
     from .cli_md import add_md_parser, add_relax_parser
 

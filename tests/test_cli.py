@@ -64,3 +64,9 @@ def test_help_teaches():
     for command in ("md", "relax", "train", "evaluate"):
         run = subprocess.run([sys.executable, "-m", "lrcalc", command, "--help"], capture_output=True, text=True)
         assert run.returncode == 0 and "usage: lrcalc " + command in run.stdout
+
+
+def test_models_lists_the_shipped_models(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "example_untrained.pt" in out and "UNTRAINED" in out and "E meV/atom" in out

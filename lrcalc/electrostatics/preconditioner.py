@@ -37,10 +37,12 @@ import math
 import torch
 
 from .constants import COULOMB_CONSTANT
+from .kernels import long_range_fourier
 from .pme import MeshKSpace, mesh_shape
 
 #: Width of the coarse-mesh split, in units of the mean interatomic distance.
 PRECONDITIONER_SMEARING = 1.5
+MEAN_FIELD = 0.0
 
 
 class JacobiPreconditioner:
@@ -84,7 +86,13 @@ class CoarseMeshPreconditioner:
         n_mesh = math.prod(self.mesh.shape)
         kh = (filt._kvectors @ cell.T) / torch.tensor(self.mesh.shape, dtype=cell.dtype)
         u2 = filt._charge_assignment(kh)
-        lam = COULOMB_CONSTANT * n_mesh * filt._kfilter / volume
+        symbol = filt._kfilter
+        if sigma is not None and MEAN_FIELD:
+            s_eff = float(torch.sqrt(2.0 * (sigma**2).mean()))
+            if s_eff < smearing:
+                delta = long_range_fourier(filt._k_sq, s_eff) - long_range_fourier(filt._k_sq, smearing)
+                symbol = symbol + MEAN_FIELD * delta
+        lam = COULOMB_CONSTANT * n_mesh * symbol / volume
         c = (n / n_mesh) * self.inv_diag.mean() * u2
         self.multiplier = lam / (1.0 + lam * c) / n_mesh
 
