@@ -32,25 +32,8 @@ from .neighbors import build_pair_list
 from .pme import MeshKSpace, mesh_shape
 from .realspace import RealSpaceSum
 from .slab import SlabGeometry
-from .tuning import CoulombParameters, tune
+from .tuning import CoulombParameters, resolve_method, tune
 from .validation import check_charges, check_system
-
-#: Largest 3-D periodic or slab system for which ``method="auto"`` uses Ewald.
-AUTO_EWALD_MAX_ATOMS = 1000
-
-
-def resolve_method(method: str, n_atoms: int, pbc: tuple[bool, bool, bool]) -> str:
-    """Concrete strategy for ``method`` (``"auto"`` picks by system)."""
-    periodic = any(pbc)
-    if method == "auto":
-        if not periodic:
-            return "direct"
-        return "ewald" if n_atoms <= AUTO_EWALD_MAX_ATOMS else "p3m"
-    if periodic and method == "direct":
-        raise ValueError("method='direct' is only for non-periodic systems; use 'ewald', 'pme' or 'p3m'")
-    if not periodic and method != "direct":
-        raise ValueError(f"method={method!r} needs periodic boundary conditions; use 'direct' or 'auto'")
-    return method
 
 
 class CoulombOperator:

@@ -10,13 +10,20 @@ approximates
 
     H \approx D + W^{\mathsf T} T W,
 
-with :math:`W` the P3M charge spreading onto a *coarse* mesh, :math:`T` the mesh
-long-range Coulomb operator of a wide split :math:`s_p` (1.5 mean interatomic distances;
-symbol :math:`\lambda(\mathbf k) = k_e M\,4\pi e^{-k^2 s_p^2/2}/(k^2 V U^2(\mathbf k))`,
-:math:`U` the assignment function, :math:`M` the mesh size), and :math:`D_{ii} = J_i +
-k_e\big(1/(\sqrt\pi\sigma_i) - \sqrt{2/\pi}/s_p\big)` the on-site remainder, replaced
-by its harmonic mean over atoms (the short-range couplings between neighbours are left
-out). The Woodbury identity gives
+with :math:`W` the P3M charge spreading onto a *coarse* mesh, :math:`T` a mesh operator
+with symbol :math:`\lambda(\mathbf k) = k_e M\,[\hat G_{s_p}(\mathbf k)/U^2(\mathbf k) +
+\Delta(\mathbf k)]/V`, where :math:`\hat G_{s}(k) = 4\pi e^{-k^2 s^2/2}/k^2`, :math:`s_p` is
+a wide split (:data:`PRECONDITIONER_SMEARING` = 3 mean interatomic distances), :math:`U`
+the assignment function and :math:`M` the mesh size, and :math:`\Delta = \hat
+G_{s_{\mathrm{eff}}} - \hat G_{s_p}` (:math:`s_{\mathrm{eff}} = \sqrt{2\langle\sigma^2
+\rangle}`, not deconvolved) the mean field of the short-range Gaussian interaction that
+smooth charge modes feel (about 40 eV/e² at liquid density: leaving it out made the
+iteration count grow with N). :math:`D_{ii} = J_i + k_e\big(1/(\sqrt\pi\sigma_i) -
+\sqrt{2/\pi}/s_p\big)` is the on-site remainder, replaced by its harmonic mean over atoms.
+Measured on the benchmark liquid (P3M, tolerance 1e-6): 17, 17 and 26 iterations at
+N = 4096, 32768 and 97336, against 48 or more with Jacobi from N = 4096 on.
+
+The Woodbury identity gives
 
 .. math::
 
@@ -41,8 +48,9 @@ from .kernels import long_range_fourier
 from .pme import MeshKSpace, mesh_shape
 
 #: Width of the coarse-mesh split, in units of the mean interatomic distance.
-PRECONDITIONER_SMEARING = 1.5
-MEAN_FIELD = 0.0
+PRECONDITIONER_SMEARING = 3.0
+#: Weight of the short-range mean-field term Δ(k) in the mesh symbol (see module).
+MEAN_FIELD = 1.0
 
 
 class JacobiPreconditioner:

@@ -75,6 +75,24 @@ def erfcinv(y: float) -> float:
     return float(torch.special.erfinv(torch.tensor(1.0 - y, dtype=torch.float64)))
 
 
+#: Largest 3-D periodic or slab system for which ``method="auto"`` uses Ewald.
+AUTO_EWALD_MAX_ATOMS = 1000
+
+
+def resolve_method(method: str, n_atoms: int, pbc: tuple[bool, bool, bool]) -> str:
+    """Concrete strategy for ``method`` (``"auto"`` picks by system)."""
+    periodic = any(pbc)
+    if method == "auto":
+        if not periodic:
+            return "direct"
+        return "ewald" if n_atoms <= AUTO_EWALD_MAX_ATOMS else "p3m"
+    if periodic and method == "direct":
+        raise ValueError("method='direct' is only for non-periodic systems; use 'ewald', 'pme' or 'p3m'")
+    if not periodic and method != "direct":
+        raise ValueError(f"method={method!r} needs periodic boundary conditions; use 'direct' or 'auto'")
+    return method
+
+
 def _table(table: dict[int, float], accuracy: float) -> float:
     digits = -math.log10(accuracy)
     keys = sorted(table)
@@ -95,13 +113,14 @@ def tune(
     method: str,
     accuracy: float = 1e-6,
 ) -> CoulombParameters:
-    """Parameters of ``method`` (already resolved, not ``"auto"``) for ``accuracy``.
+    """Parameters of ``method`` for ``accuracy``; freeze them for MD/NPT or finite differences.
 
     :param positions: ``[N, 3]`` (Å). :param cell: ``[3, 3]`` (Å) or ``None``.
     :param pbc: periodicity. :param sigma: ``[N]`` Gaussian widths (Å) or ``None``.
-    :param method: ``"direct"``, ``"ewald"``, ``"pme"`` or ``"p3m"``.
+    :param method: ``"auto"``, ``"direct"``, ``"ewald"``, ``"pme"`` or ``"p3m"``.
     :param accuracy: relative accuracy, between 1e-12 and 1e-2.
     """
+    method = resolve_method(method, positions.shape[0], tuple(bool(p) for p in pbc))
     if not 1e-12 <= accuracy <= 1e-2:
         raise ValueError(f"accuracy must lie in [1e-12, 1e-2], got {accuracy}")
     if method == "direct":
