@@ -128,8 +128,13 @@ class _HardnessOperator:
         z = self.preconditioner(r)
         return z - (z.sum() / self.p_ones.sum()) * self.p_ones
 
-    def solve(self, rhs, total, initial=None):
-        """Minimise ``½ qᵀHq - rhsᵀq`` with ``Σq = total``; returns ``(q, iters, residual)``."""
+    def solve(self, rhs, total, initial=None, scale=None):
+        """Minimise ``½ qᵀHq - rhsᵀq`` with ``Σq = total``; returns ``(q, iters, residual)``.
+
+        CG stops when the projected residual is below ``tol * scale`` (default: the scale
+        of the main solve).
+        """
+        scale = self.scale if scale is None else scale
         n = rhs.shape[0]
         if self.solver == "dense":
             b = torch.cat([rhs, rhs.new_tensor([total])])
@@ -138,14 +143,14 @@ class _HardnessOperator:
             q = q + (total - q.sum()) / n
             res = rhs - self(q)
             res = res - res.mean()
-            return q, 1, float(torch.linalg.norm(res)) / self.scale
+            return q, 1, float(torch.linalg.norm(res)) / scale
         q = torch.full_like(rhs, total / n) if initial is None else initial + (total - initial.sum()) / n
         r = rhs - self(q)
         r = r - r.mean()
-        target = self.tol * self.scale
+        target = self.tol * scale
         norm = float(torch.linalg.norm(r))
         if norm <= target:
-            return q, 0, norm / self.scale
+            return q, 0, norm / scale
         z = self._precondition(r)
         p = z
         rz = torch.dot(r, z)
@@ -158,54 +163,68 @@ class _HardnessOperator:
             norm = float(torch.linalg.norm(r))
             if norm <= target:
                 q = q + (total - q.sum()) / n
-                return q, iteration, norm / self.scale
+                return q, iteration, norm / scale
             z = self._precondition(r)
             rz_new = torch.dot(r, z)
             p = z + (rz_new / rz) * p
             rz = rz_new
         raise QeqConvergenceError(
             f"Qeq conjugate gradients did not converge in {self.max_iter} iterations "
-            f"(relative residual {norm / self.scale:.2e} > tol {self.tol:.1e}); check that "
+            f"(relative residual {norm / scale:.2e} > tol {self.tol:.1e}); check that "
             "the hardnesses are positive, or raise max_iter / tol"
         )
 
     def constrained_inverse(self, b):
-        """``y = S b``: ``H y = b - c 1`` with ``Σy = 0`` (b is projected first)."""
+        """``y = S b``: ``H y = b - c 1`` with ``Σy = 0`` (b is projected first).
+
+        Solved to ``tol`` relative to ``|b|``.
+        """
         b = b - b.mean()
-        if self.solver != "dense" and float(torch.linalg.norm(b)) <= self.tol * self.scale:
+        norm = float(torch.linalg.norm(b))
+        if norm == 0.0:
             return torch.zeros_like(b)
-        y, _, _ = self.solve(b, 0.0)
+        y, _, _ = self.solve(b, 0.0, scale=norm)
         return y - y.mean()
 
 
 class _ConstrainedSolve(torch.autograd.Function):
-    """``y = S b`` with the backward ``S g`` (S is symmetric); twice differentiable in b."""
+    """``y = S b`` with the backward ``S g`` (S is symmetric); twice differentiable in b.
+
+    With ``skip=True`` the forward value is returned as zero without solving (used when
+    ``b`` is known to be below the solver tolerance); the backward always solves.
+    """
 
     @staticmethod
-    def forward(ctx, b, operator):
+    def forward(ctx, b, operator, skip):
         ctx.operator = operator
+        if skip:
+            return torch.zeros_like(b)
         return operator.constrained_inverse(b.detach())
 
     @staticmethod
     def backward(ctx, grad):
-        return _ConstrainedSolve.apply(grad, ctx.operator), None
+        return _ConstrainedSolve.apply(grad, ctx.operator, False), None, None
 
 
 class _NewtonCorrection(torch.autograd.Function):
     """``S r`` for a residual ``r`` that is zero up to the solver tolerance.
 
     The forward value is returned as zero (it is below the tolerance); the backward is the
-    exact adjoint solve ``S g``.
+    exact adjoint solve ``S g``. An incoming gradient no larger than ``|r|`` (the energy's
+    own ``-r/2`` term in a force computation) only contributes at the solver tolerance:
+    its solve is skipped in value but kept in the graph, so second derivatives stay exact.
     """
 
     @staticmethod
     def forward(ctx, r, operator):
         ctx.operator = operator
+        ctx.r_norm = float(torch.linalg.norm(r))
         return torch.zeros_like(r)
 
     @staticmethod
     def backward(ctx, grad):
-        return _ConstrainedSolve.apply(grad, ctx.operator), None
+        skip = float(torch.linalg.norm(grad - grad.mean())) <= ctx.r_norm
+        return _ConstrainedSolve.apply(grad, ctx.operator, skip), None
 
 
 def qeq(

@@ -187,3 +187,17 @@ def test_bad_qeq_input():
         qeq(pos, chi, hardness * float("nan"), sigma)
     with pytest.raises(ValueError, match="solver"):
         qeq(pos, chi, hardness, sigma, solver="lu")
+
+
+def test_adjoint_solve_is_relative_to_the_incoming_gradient():
+    """Tiny loss gradients (scaled by 1e-9) are solved as accurately as large ones."""
+    pos, cell, chi, hardness, sigma = system("ewald", n=24, seed=8)
+    params = tune(pos, cell, (True,) * 3, sigma, "ewald", 1e-8)
+    weights = torch.linspace(-1.0, 1.0, len(chi), dtype=DTYPE)
+    grads = {}
+    for solver in ("dense", "cg"):
+        x = chi.clone().requires_grad_(True)
+        q, _ = qeq(pos, x, hardness, sigma, cell=cell, parameters=params, solver=solver, tol=1e-12)
+        (grads[solver],) = torch.autograd.grad(1e-9 * (weights * q).sum(), x)
+    assert float(grads["dense"].abs().max()) > 1e-11
+    torch.testing.assert_close(grads["cg"], grads["dense"], rtol=1e-7, atol=1e-18)
