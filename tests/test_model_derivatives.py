@@ -8,35 +8,16 @@ from ase.build import bulk
 
 from lrcalc import LRCalculator
 
+from finite_differences import numerical_forces, numerical_stress
 from structures import make_triclinic_crystal, make_slab
-
-
-def energy(model, atoms):
-    atoms = atoms.copy()
-    atoms.calc = LRCalculator(model)
-    return atoms.get_potential_energy()
 
 
 def test_forces_equal_central_finite_differences(small_model, structure):
     atoms = structure.copy()
     atoms.calc = LRCalculator(small_model)
     forces = atoms.get_forces()
-    h = 1e-4
-    numerical = np.zeros_like(forces)
-    for i in range(len(atoms)):
-        for x in range(3):
-            plus, minus = atoms.copy(), atoms.copy()
-            plus.positions[i, x] += h
-            minus.positions[i, x] -= h
-            numerical[i, x] = -(energy(small_model, plus) - energy(small_model, minus)) / (2 * h)
     assert np.abs(forces).max() > 1e-3  # three orders above the tolerance
-    np.testing.assert_allclose(forces, numerical, rtol=0, atol=1e-6)
-
-
-def strained_energy(model, atoms, strain):
-    deformed = atoms.copy()
-    deformed.set_cell(atoms.cell[:] @ (np.eye(3) + strain), scale_atoms=True)
-    return energy(model, deformed)
+    np.testing.assert_allclose(forces, numerical_forces(small_model, atoms), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("make", [make_triclinic_crystal, make_slab], ids=["triclinic", "slab"])
@@ -44,15 +25,7 @@ def test_stress_equals_finite_difference_strain_derivative(small_model, make):
     atoms = make()
     atoms.calc = LRCalculator(small_model)
     stress = atoms.get_stress(voigt=False)
-    h = 1e-5
-    numerical = np.zeros((3, 3))
-    for a in range(3):
-        for b in range(3):
-            strain = np.zeros((3, 3))
-            strain[a, b] = strain[b, a] = h / (1 if a == b else 2)
-            numerical[a, b] = (
-                strained_energy(small_model, atoms, strain) - strained_energy(small_model, atoms, -strain)
-            ) / (2 * h * atoms.cell.volume)
+    numerical = numerical_stress(small_model, atoms)
     assert np.abs(stress).max() > 1e-4
     np.testing.assert_allclose(stress, numerical, rtol=0, atol=1e-6)
     np.testing.assert_allclose(stress, stress.T, atol=1e-12)

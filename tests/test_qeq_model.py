@@ -14,6 +14,7 @@ import lrcalc
 from lrcalc import LRCalculator
 from lrcalc.electrostatics import COULOMB_CONSTANT
 
+from finite_differences import numerical_forces, numerical_stress
 from model_fixtures import randomise_output_layers
 
 QEQ_CONFIG = {
@@ -97,24 +98,11 @@ def test_neutral_dipole_is_translation_invariant(qeq_model):
     np.testing.assert_allclose(evaluate(qeq_model, moved)["dipole"], evaluate(qeq_model, atoms)["dipole"], atol=1e-10)
 
 
-def finite_difference_forces(model, atoms, h=1e-4):
-    forces = np.zeros((len(atoms), 3))
-    for i in range(len(atoms)):
-        for x in range(3):
-            energies = []
-            for sign in (1, -1):
-                displaced = atoms.copy()
-                displaced.positions[i, x] += sign * h
-                energies.append(evaluate(model, displaced)["energy"])
-            forces[i, x] = -(energies[0] - energies[1]) / (2 * h)
-    return forces
-
-
 @pytest.mark.parametrize("make", [lambda: charged_molecule(1.0), lambda: slab_with_molecule(0.0)], ids=["charged-molecule", "slab"])
 def test_forces_equal_finite_differences(qeq_model, make):
     atoms = make()
     result = evaluate(qeq_model, atoms)
-    numerical = finite_difference_forces(qeq_model, atoms)
+    numerical = numerical_forces(qeq_model, atoms)
     assert np.abs(result["forces"]).max() > 1e-2
     np.testing.assert_allclose(result["forces"], numerical, atol=1e-6)
 
@@ -122,18 +110,7 @@ def test_forces_equal_finite_differences(qeq_model, make):
 def test_slab_stress_equals_finite_differences(qeq_model):
     atoms = slab_with_molecule(0.0)
     stress = evaluate(qeq_model, atoms)["stress"]
-    h = 1e-5
-    numerical = np.zeros((3, 3))
-    for a in range(3):
-        for b in range(3):
-            strain = np.zeros((3, 3))
-            strain[a, b] = strain[b, a] = h / (1 if a == b else 2)
-            energies = []
-            for sign in (1, -1):
-                deformed = atoms.copy()
-                deformed.set_cell(atoms.cell[:] @ (np.eye(3) + sign * strain), scale_atoms=True)
-                energies.append(evaluate(qeq_model, deformed)["energy"])
-            numerical[a, b] = (energies[0] - energies[1]) / (2 * h * atoms.cell.volume)
+    numerical = numerical_stress(qeq_model, atoms)
     assert np.abs(stress).max() > 1e-4
     np.testing.assert_allclose(stress, numerical, atol=1e-6)
 

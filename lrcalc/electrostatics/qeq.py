@@ -223,7 +223,8 @@ class _NewtonCorrection(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        skip = float(torch.linalg.norm(grad - grad.mean())) <= ctx.r_norm
+        g = grad.detach()
+        skip = float(torch.linalg.norm(g - g.mean())) <= ctx.r_norm
         return _ConstrainedSolve.apply(grad, ctx.operator, skip), None
 
 
