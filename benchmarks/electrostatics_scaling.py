@@ -12,7 +12,8 @@ default 1e-4, CG tolerance 1e-6 relative residual):
 
 - ``E+F``: P3M energy and forces of fixed charges (one differentiable evaluation).
 - ``Qeq+F``: P3M Qeq solve by preconditioned CG from a cold start, then the energy's
-  forces through the implicit-gradient graph.
+  forces through the implicit-gradient graph; also its process CPU time (both threads
+  together), which is less disturbed than wall time when other jobs share the cores.
 - ``Qeq+F warm``: the same after moving all atoms by ~0.02 Å, warm-started from the
   previous charges (one MD step).
 - ``dense Qeq+F``: the O(N²)-memory approach (dense Ewald Coulomb matrix, direct solve),
@@ -26,7 +27,7 @@ with ``MALLOC_MMAP_THRESHOLD_=17179869184 MALLOC_TRIM_THRESHOLD_=17179869184
 MALLOC_TOP_PAD_=1073741824``.
 
 Usage: ``python benchmarks/electrostatics_scaling.py [--sizes 1000 10000 100000]
-[--accuracy 1e-5] [--dense-max 1000]``.
+[--accuracy 1e-4] [--dense-max 1000] [--repeats 2] [--threads N]``.
 """
 
 import os
@@ -81,6 +82,7 @@ def time_energy_forces(pos, cell, charges, sigma, accuracy):
 
 def time_qeq_forces(pos, cell, chi, hardness, sigma, accuracy, solver, method, initial=None):
     start = time.perf_counter()
+    cpu_start = time.process_time()
     p = pos.clone().requires_grad_(True)
     charges, energy, info = qeq(
         p,
@@ -96,8 +98,9 @@ def time_qeq_forces(pos, cell, chi, hardness, sigma, accuracy, solver, method, i
     )
     (grad,) = torch.autograd.grad(energy, p)
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     assert torch.isfinite(grad).all()
-    return elapsed, info.iterations, charges.detach()
+    return elapsed, info.iterations, charges.detach(), cpu
 
 
 def main():
@@ -106,7 +109,15 @@ def main():
     parser.add_argument("--accuracy", type=float, default=1e-4)
     parser.add_argument("--dense-max", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=2, help="best of this many runs per cell")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's choice); 1 is steadier when other jobs share the cores",
+    )
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     def best(fn, *fn_args):
         results = [fn(*fn_args) for _ in range(args.repeats)]
@@ -121,7 +132,10 @@ def main():
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, "
         f"accuracy {args.accuracy:g}, allocator env fixed ({', '.join(_ALLOCATOR)})"
     )
-    header = f"{'N':>7} | {'E+F P3M':>9} | {'Qeq+F cold':>10} {'iters':>5} | {'Qeq+F warm':>10} {'iters':>5} | {'dense Qeq+F':>11}"
+    header = (
+        f"{'N':>7} | {'E+F P3M':>9} | {'Qeq+F cold':>10} {'(CPU s)':>8} {'iters':>5} | "
+        f"{'Qeq+F warm':>10} {'iters':>5} | {'dense Qeq+F':>11}"
+    )
     print(header)
     print("-" * len(header))
     rows = []
@@ -131,30 +145,34 @@ def main():
         chi, hardness, sigma = parameters(species_a)
         charges = torch.where(species_a, 0.5, -0.5).to(DTYPE)
         t_ef = best(time_energy_forces, pos, cell, charges, sigma, args.accuracy)
-        t_qeq, iters, q = best(time_qeq_forces, pos, cell, chi, hardness, sigma, args.accuracy, "cg", "p3m")
+        t_qeq, iters, q, cpu_qeq = best(
+            time_qeq_forces, pos, cell, chi, hardness, sigma, args.accuracy, "cg", "p3m"
+        )
         moved = pos + 0.02 * torch.randn(pos.shape, generator=torch.Generator().manual_seed(1), dtype=DTYPE)
-        t_warm, iters_warm, _ = best(
+        t_warm, iters_warm, _, _ = best(
             time_qeq_forces, moved, cell, chi, hardness, sigma, args.accuracy, "cg", "p3m", q
         )
         if n <= args.dense_max:
-            t_dense, _, q_dense = best(
+            t_dense, _, q_dense, _ = best(
                 time_qeq_forces, pos, cell, chi, hardness, sigma, args.accuracy, "dense", "ewald"
             )
             dense = f"{t_dense:11.2f}"
             deviation = float((q_dense - q).abs().max())
         else:
             t_dense, dense, deviation = None, f"{'(skipped)':>11}", None
-        rows.append((n, t_ef, t_qeq, t_warm, t_dense))
+        rows.append((n, t_ef, t_qeq, t_warm, cpu_qeq))
         print(
-            f"{n:7d} | {t_ef:9.2f} | {t_qeq:10.2f} {iters:5d} | {t_warm:10.2f} {iters_warm:5d} | {dense}"
+            f"{n:7d} | {t_ef:9.2f} | {t_qeq:10.2f} {cpu_qeq:8.2f} {iters:5d} | "
+            f"{t_warm:10.2f} {iters_warm:5d} | {dense}"
             + ("" if deviation is None else f"   (max |q_cg - q_dense| = {deviation:.1e} e)"),
             flush=True,
         )
     if len(rows) >= 2:
         (n1, *t1), (n2, *t2) = rows[-2], rows[-1]
-        names = ["E+F P3M", "Qeq+F cold", "Qeq+F warm"]
+        names = ["E+F P3M", "Qeq+F cold", "Qeq+F warm", "Qeq+F cold (CPU time)"]
         exps = ", ".join(
-            f"{name} N^{math.log(b / a) / math.log(n2 / n1):.2f}" for name, a, b in zip(names, t1, t2)
+            f"{name} N^{math.log(b / a) / math.log(n2 / n1):.2f}"
+            for name, a, b in zip(names, t1, t2, strict=True)
         )
         print(f"fitted exponents between N={n1} and N={n2}: {exps}")
     print(

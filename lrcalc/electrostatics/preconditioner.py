@@ -13,15 +13,16 @@ approximates
 with :math:`W` the P3M charge spreading onto a *coarse* mesh, :math:`T` a mesh operator
 with symbol :math:`\lambda(\mathbf k) = k_e M\,[\hat G_{s_p}(\mathbf k)/U^2(\mathbf k) +
 \Delta(\mathbf k)]/V`, where :math:`\hat G_{s}(k) = 4\pi e^{-k^2 s^2/2}/k^2`, :math:`s_p` is
-a wide split (:data:`PRECONDITIONER_SMEARING` = 3 mean interatomic distances), :math:`U`
+a wide split (:data:`PRECONDITIONER_SMEARING` = 4 mean interatomic distances), :math:`U`
 the assignment function and :math:`M` the mesh size, and :math:`\Delta = \hat
 G_{s_{\mathrm{eff}}} - \hat G_{s_p}` (:math:`s_{\mathrm{eff}} = \sqrt{2\langle\sigma^2
 \rangle}`, not deconvolved) the mean field of the short-range Gaussian interaction that
 smooth charge modes feel (about 40 eV/e² at liquid density: leaving it out made the
 iteration count grow with N). :math:`D_{ii} = J_i + k_e\big(1/(\sqrt\pi\sigma_i) -
 \sqrt{2/\pi}/s_p\big)` is the on-site remainder, replaced by its harmonic mean over atoms.
-Measured on the benchmark liquid (P3M, tolerance 1e-6): 17, 17 and 26 iterations at
-N = 4096, 32768 and 97336, against 48 or more with Jacobi from N = 4096 on.
+Measured on the benchmark liquid (P3M, tolerance 1e-6): 21, 22, 22 and 21 iterations at
+N = 4096, 10648, 32768 and 97336 (with a 3-distance split: 17, 16, 17, 26), against 48 or
+more with Jacobi from N = 4096 on.
 
 The Woodbury identity gives
 
@@ -48,7 +49,7 @@ from .kernels import long_range_fourier
 from .pme import MeshKSpace, mesh_shape
 
 #: Width of the coarse-mesh split, in units of the mean interatomic distance.
-PRECONDITIONER_SMEARING = 3.0
+PRECONDITIONER_SMEARING = 4.0
 #: Weight of the short-range mean-field term Δ(k) in the mesh symbol (see module).
 MEAN_FIELD = 1.0
 

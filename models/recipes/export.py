@@ -1,0 +1,27 @@
+"""Copy a finished training run's best model into models/ with its description.
+
+    python models/recipes/export.py bta_cu            # runs/bta_cu/best.pt → models/bta_cu.pt
+"""
+
+import sys
+from pathlib import Path
+
+import lrcalc
+
+DESCRIPTIONS = {
+    "bta_cu": "NequIP-LR (Qeq) model of benzotriazole on Cu(111), 5 Å; trained on the NequIP-LR authors' Cu-BTA DFT data",
+    "bta_cu_sr": "short-range baseline of bta_cu.pt (same size, 5 Å), Cu-BTA DFT data",
+    "bta_cu_qeq3": "NequIP-LR (Qeq) model with a 3 Å cutoff, Cu-BTA DFT data",
+    "bta_ion_cu": "NequIP-LR (Qeq) model of BTA⁻ + H₃O⁺ on Cu(111), 5 Å; Cu-BTA-ion DFT data",
+    "bta_ion_cu_sr": "short-range baseline of bta_ion_cu.pt (same size, 5 Å), Cu-BTA-ion DFT data",
+}
+
+if __name__ == "__main__":
+    repo = Path(__file__).resolve().parents[2]
+    for name in sys.argv[1:]:
+        model = lrcalc.load_model(repo / "runs" / name / "best.pt")
+        path = lrcalc.save_model(model, repo / "models" / f"{name}.pt", metadata={
+            "description": DESCRIPTIONS[name], "recipe": f"models/recipes/{name}.yaml",
+            "data_license": "MIT (ahmad-research-group/nequip-charge); cite arXiv:2503.17949",
+        })
+        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
