@@ -63,12 +63,15 @@ class QeqConvergenceError(RuntimeError):
 
 @dataclasses.dataclass
 class QeqInfo:
-    """Diagnostics of a Qeq solve: solver used, iterations, final relative residual."""
+    """Diagnostics of a Qeq solve: solver used, iterations, final relative residual, and the
+    electrostatic potential φ (eV/e, [N]) of the solved charges, differentiable like the energy (lets a
+    caller split the energy per atom, χᵢqᵢ + ½Jᵢqᵢ² + ½qᵢφᵢ, without another Coulomb evaluation)."""
 
     solver: str
     iterations: int
     residual: float
     parameters: CoulombParameters
+    potential: torch.Tensor | None = None
 
 
 class _HardnessOperator:
@@ -339,5 +342,5 @@ def qeq(
         charges = q_star
         energy = (chi0 * q_star).sum() + 0.5 * (hard0 * q_star**2).sum() + 0.5 * (q_star * phi).sum()
     if return_info:
-        return charges, energy, QeqInfo(solver, iterations, residual, coulomb.parameters)
+        return charges, energy, QeqInfo(solver, iterations, residual, coulomb.parameters, phi)
     return charges, energy

@@ -28,7 +28,7 @@ from ase.data import atomic_numbers, covalent_radii
 from e3nn import o3
 from torch import nn
 
-from ..electrostatics import electrostatic_potential, qeq
+from ..electrostatics import qeq
 from ..graph import edge_vectors
 from .base import AtomisticModel
 from .interaction import hidden_irreps
@@ -132,27 +132,27 @@ class QeqModel(AtomisticModel):
         positions = positions.double()
         cell = cell.double()
         initial = graph.get("initial_charges")
-        charges, potentials = [], []
+        charges, potentials, energies = [], [], []
         start = 0
         for b, n in enumerate(graph["num_atoms"].tolist()):
             atoms = slice(start, start + n)
             start += n
             pbc = tuple(bool(p) for p in graph["pbc"][b])
             structure_cell = cell[b] if any(pbc) else None
-            q, _ = qeq(
+            q, energy, info = qeq(
                 positions[atoms], chi[atoms], hardness[atoms], sigma[atoms],
                 total_charge=float(graph["total_charge"][b]), cell=structure_cell, pbc=pbc,
                 method=self.qeq_method, accuracy=self.qeq_accuracy,
-                initial_charges=None if initial is None else initial[atoms].double(),
+                initial_charges=None if initial is None else initial[atoms].double(), return_info=True,
             )
-            phi = electrostatic_potential(
-                positions[atoms], q, structure_cell, pbc, sigma[atoms], self.qeq_method, self.qeq_accuracy
-            )
+            # Per-atom split e_i = χ_i q_i + ½ J_i q_i² + ½ q_i φ_i, shifted uniformly so that it sums
+            # to the solver's energy exactly (that energy has exact first and second derivatives;
+            # the split differs from it only at the order of the solver's residual).
+            split = chi[atoms] * q + 0.5 * hardness[atoms] * q**2 + 0.5 * q * info.potential
+            energies.append(split + (energy - split.sum()) / n)
             charges.append(q)
-            potentials.append(phi)
-        q, phi = torch.cat(charges), torch.cat(potentials)
-        energies = chi * q + 0.5 * hardness * q**2 + 0.5 * q * phi
-        return q, phi, energies
+            potentials.append(info.potential)
+        return torch.cat(charges), torch.cat(potentials), torch.cat(energies)
 
     def per_atom(self, graph, positions, cell):
         species = graph["species"]
