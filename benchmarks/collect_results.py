@@ -1,0 +1,28 @@
+"""Write benchmarks/RESULTS.md from the saved outputs in benchmarks/results/*.txt (verbatim).
+
+Each benchmark's output is saved with ``python benchmarks/NAME.py ... > benchmarks/results/NAME.txt``;
+this page only gathers them, so every figure in it is one a benchmark printed.
+"""
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+COMMANDS = {
+    "neighbor_lists": "python benchmarks/neighbor_lists.py",
+    "speed_sr": "python benchmarks/speed_sr.py",
+    "speed_lr": "python benchmarks/speed_lr.py",
+    "electrostatics_scaling": "python benchmarks/electrostatics_scaling.py --threads 1 --repeats 2",
+    "md_validation": "python benchmarks/md_validation.py --model bta_cu.pt --ps 5 --dtype float64",
+}
+
+if __name__ == "__main__":
+    parts = ["# Benchmark results", "",
+             "Outputs of the scripts in `benchmarks/` on the 2-core development machine (x86_64, no GPU),",
+             "copied verbatim from `benchmarks/results/` by `python benchmarks/collect_results.py`.", ""]
+    for name, command in COMMANDS.items():
+        path = HERE / "results" / f"{name}.txt"
+        if not path.is_file():
+            continue
+        parts += [f"## {name}", "", f"`{command}`", "", "```", path.read_text().rstrip(), "```", ""]
+    (HERE / "RESULTS.md").write_text("\n".join(parts))
+    print(f"wrote {HERE / 'RESULTS.md'}")
