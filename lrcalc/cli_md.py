@@ -68,19 +68,27 @@ def add_md_parser(commands) -> None:
     parser.set_defaults(handler=run_md)
 
 
-def run_md(args) -> int:
+def _prepare(args, default_output: str):
+    """What both commands set up: allocator, output folder, structure with its calculator, and the
+    indices of the fixed bottom layers (or ``None``)."""
     from . import md
     from .allocator import tune_allocator
-
-    tune_allocator()  # long autograd runs: keep freed memory (see lrcalc.allocator)
-    from .analysis import plot_md_log
     from .calculator import LRCalculator
 
-    output = Path(args.output or "md_output")
+    tune_allocator()  # long autograd runs: keep freed memory (see lrcalc.allocator)
+    output = Path(args.output or default_output)
     output.mkdir(parents=True, exist_ok=True)
     atoms = _structure(args)
     atoms.calc = LRCalculator(args.model, device=args.device)
     fix = md.bottom_layers(atoms, args.fix_bottom_layers) if args.fix_bottom_layers else None
+    return output, atoms, fix
+
+
+def run_md(args) -> int:
+    from . import md
+    from .analysis import plot_md_log
+
+    output, atoms, fix = _prepare(args, "md_output")
     result = md.run(
         atoms, args.ensemble, args.temperature, args.timestep, args.steps,
         trajectory=output / "md.traj", logfile=output / "md.csv", interval=args.interval,
@@ -121,17 +129,9 @@ def run_relax(args) -> int:
 
     from ase.io import write
 
-    from . import md
-    from .allocator import tune_allocator
-    from .calculator import LRCalculator
     from .relax import RelaxationNotConverged, relax
 
-    tune_allocator()
-    output = Path(args.output or "relax_output")
-    output.mkdir(parents=True, exist_ok=True)
-    atoms = _structure(args)
-    atoms.calc = LRCalculator(args.model, device=args.device)
-    fix = md.bottom_layers(atoms, args.fix_bottom_layers) if args.fix_bottom_layers else None
+    output, atoms, fix = _prepare(args, "relax_output")
     cell = {"none": False, "full": True, "inplane": "inplane"}[args.cell]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RelaxationNotConverged)
