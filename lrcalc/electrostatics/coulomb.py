@@ -80,7 +80,7 @@ class CoulombOperator:
             return
         smearing = parameters.smearing
         if not all(pbc):
-            self.slab = SlabGeometry(positions, cell, pbc, parameters.vacuum, sigma)
+            self.slab = SlabGeometry(positions, cell, pbc, parameters.vacuum, sigma, parameters.layer_k_max)
             cell = self.slab.cell
             pbc = (True, True, True)
         if parameters.cutoff > 0:

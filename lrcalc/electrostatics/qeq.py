@@ -270,7 +270,9 @@ def qeq(
         ``"cg"``.
     :param tol: CG tolerance on the projected residual :math:`\|P(Hq + \chi)\|`
         relative to its value at the uniform start :math:`q = Q/N` (``P`` removes the
-        mean); default ``min(accuracy, 1e-6)``.
+        mean); default ``accuracy``: the charges, and through the implicit gradients the
+        forces, then carry a relative error of about ``accuracy`` like the Coulomb sums,
+        while the energy, stationary in q, is accurate to its square.
     :param max_iter: CG iteration limit; :class:`QeqConvergenceError` beyond it.
     :param parameters: frozen Coulomb parameters (see :func:`~.tuning.tune`).
     :param preconditioner: CG preconditioner: ``"auto"`` (``"mesh"`` for periodic systems,
@@ -294,7 +296,7 @@ def qeq(
         solver = "dense" if n <= DENSE_MAX_ATOMS else "cg"
     if solver not in ("dense", "cg"):
         raise ValueError(f"unknown solver {solver!r}; use 'auto', 'dense' or 'cg'")
-    tol = min(accuracy, 1e-6) if tol is None else tol
+    tol = accuracy if tol is None else tol
     total_charge = float(total_charge)
 
     def detach(t):

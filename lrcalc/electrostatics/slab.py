@@ -19,6 +19,27 @@ times :math:`k_e`. The corresponding potential is
 :math:`\phi_i = \partial E_{\mathrm{YB}}/\partial q_i`. For net-charged slabs the energy
 follows that convention and depends on the vacuum gap; only neutral slabs converge to
 the vacuum limit.
+
+Yeh–Berkowitz removes only the in-plane-uniform (:math:`\mathbf k_\parallel = 0`) part of
+the interaction with the images of the slab along :math:`\hat{\mathbf n}`. The remaining
+image interaction of the in-plane Fourier modes (the electrostatic layer correction of
+Arnold, de Joannis & Holm 2002) is removed exactly here as well, so the gap need not grow
+with the lateral size of the cell. With :math:`A` the in-plane area, :math:`L` the padded
+height and :math:`\mathbf k` the 2-D reciprocal vectors of the periodic plane, the images
+:math:`n \ne 0` of the padded cell add
+
+.. math::
+
+    E_{\mathrm{lc}} = \frac{k_e}{2}\sum_{i,j} q_i q_j \sum_{\mathbf k \ne 0}
+    \frac{2\pi}{A k}\,\frac{2\cosh(k z_{ij})}{e^{kL} - 1}\cos(\mathbf k\cdot\boldsymbol\rho_{ij}),
+
+(:math:`\boldsymbol\rho` in-plane, :math:`z` along the normal; from
+:math:`\sum_{n\ne0} e^{-k|z+nL|} = 2\cosh(kz)/(e^{kL}-1)` for :math:`|z| < L`), which the
+padded 3-D sum contains and the slab must not. Every term is bounded by
+:math:`e^{-k g}` with :math:`g` the vacuum gap, so the sum stops at
+:math:`k_{\max} = \ln(10/\varepsilon)/g`. The charges are seen from at least a gap away,
+where a Gaussian charge acts as a point charge (the gap is at least the real-space cutoff).
+The cost is O(N·K) for K modes; :mod:`.tuning` picks the gap to keep K small.
 """
 
 import math
@@ -41,10 +62,11 @@ class SlabGeometry:
     :param gap: vacuum gap (Å). :param sigma: ``[N]`` widths (Å) or ``None``.
     """
 
-    def __init__(self, positions, cell, pbc, gap: float, sigma=None):
+    def __init__(self, positions, cell, pbc, gap: float, sigma=None, layer_k_max: float | None = None):
         a, b, free = periodic_axes(pbc)
         normal = torch.linalg.cross(cell[a], cell[b])
-        normal = normal / torch.linalg.norm(normal)
+        area = torch.linalg.norm(normal)
+        normal = normal / area
         z = positions @ normal
         z = z - z.min()
         self.thickness = z.max() + gap
@@ -54,6 +76,9 @@ class SlabGeometry:
         self.volume = torch.abs(torch.linalg.det(self.cell))
         self.z = z
         self.z2 = z**2 if sigma is None else z**2 + sigma**2
+        self.layer = None
+        if layer_k_max is not None and layer_k_max > 0:
+            self.layer = _LayerCorrection(positions, z, self.cell[[a, b]], area, self.thickness, layer_k_max)
 
     def correction(self, charges: torch.Tensor) -> torch.Tensor:
         """Potential ``[N, C]`` (e/Å) of the Yeh–Berkowitz correction."""
@@ -63,4 +88,67 @@ class SlabGeometry:
         dipole = (charges * z).sum(0)
         second = (charges * z2).sum(0)
         prefactor = 4.0 * math.pi / self.volume
-        return prefactor * (z * dipole - 0.5 * (second + total * z2) - total * self.thickness**2 / 12.0)
+        phi = prefactor * (z * dipole - 0.5 * (second + total * z2) - total * self.thickness**2 / 12.0)
+        if self.layer is not None:
+            phi = phi - self.layer(charges)
+        return phi
+
+
+def in_plane_wavevectors(plane: torch.Tensor, k_max: float) -> torch.Tensor:
+    """Half of the nonzero 2-D reciprocal vectors (1/Å, [K, 3]) of the lattice spanned by the
+    rows of ``plane`` ([2, 3], Å) with |k| ≤ ``k_max``: one of each pair ±k."""
+    a, b = plane[0], plane[1]
+    normal = torch.linalg.cross(a, b)
+    area2 = torch.dot(normal, normal)
+    ka = 2.0 * math.pi * torch.linalg.cross(b, normal) / area2  # ka·a = 2π, ka·b = 0
+    kb = 2.0 * math.pi * torch.linalg.cross(normal, a) / area2
+    with torch.no_grad():
+        # |n_a ka + n_b kb| ≤ k_max needs |n_a| ≤ k_max |a| / 2π (and likewise for b)
+        na = int(math.floor(k_max * float(torch.linalg.norm(a)) / (2 * math.pi))) + 1
+        nb = int(math.floor(k_max * float(torch.linalg.norm(b)) / (2 * math.pi))) + 1
+        grid = torch.cartesian_prod(torch.arange(-na, na + 1), torch.arange(-nb, nb + 1)).to(plane.dtype)
+        half = (grid[:, 0] > 0) | ((grid[:, 0] == 0) & (grid[:, 1] > 0))
+        grid = grid[half]
+        lengths = torch.linalg.norm(grid[:, :1] * ka.detach() + grid[:, 1:] * kb.detach(), dim=-1)
+        grid = grid[lengths <= k_max]
+    return grid[:, :1] * ka + grid[:, 1:] * kb
+
+
+class _LayerCorrection:
+    """Potential (e/Å, [N, C]) of the images n ≠ 0 of the in-plane modes k ≠ 0 (module docstring).
+
+    Uses Σ_j q_j cos(k·ρ_ij) cosh(k z_ij) = ½ Re[e^{ik·ρ_i}(e^{k z_i} S̄⁻ + e^{-k z_i} S̄⁺)] with
+    S^± = Σ_j q_j e^{ik·ρ_j ± k z_j}; z is measured from the middle of the slab, which keeps the
+    exponentials within e^{±k t/2} for a slab of thickness t.
+    """
+
+    def __init__(self, positions, z, plane, area, height, k_max):
+        k = in_plane_wavevectors(plane, k_max)  # [K, 3], in-plane
+        self.empty = k.shape[0] == 0
+        if self.empty:
+            return
+        k_len = torch.linalg.norm(k, dim=-1)
+        zc = (z - 0.5 * (z.max() + z.min())).unsqueeze(-1)
+        phase = positions @ k.T  # k·ρ (k has no normal component)
+        self.cos, self.sin = torch.cos(phase), torch.sin(phase)
+        self.grow, self.decay = torch.exp(k_len * zc), torch.exp(-k_len * zc)
+        # both ±k: factor 2; 2π/(A k); 2/(e^{kL} - 1) = 2 e^{-kL}/(1 - e^{-kL})
+        self.weight = 2.0 * (2.0 * math.pi / (area * k_len)) * 2.0 / torch.expm1(k_len * height)
+
+    def __call__(self, charges: torch.Tensor) -> torch.Tensor:
+        if self.empty:
+            return torch.zeros_like(charges)
+        dtype = charges.dtype
+        cos, sin = self.cos.to(dtype), self.sin.to(dtype)
+        grow, decay = self.grow.to(dtype), self.decay.to(dtype)
+        weight = self.weight.to(dtype)
+
+        def structure_factor(envelope):  # [K, C] real and imaginary parts of Σ_j q_j e^{ik·ρ_j} envelope_j
+            return (cos * envelope).T @ charges, (sin * envelope).T @ charges
+
+        plus_re, plus_im = structure_factor(grow)
+        minus_re, minus_im = structure_factor(decay)
+        w = weight.unsqueeze(-1)
+        # ½ Re[e^{ik·ρ_i} e^{k z_i} conj(S⁻)] = ½ e^{k z_i} (cos_i S⁻_re + sin_i S⁻_im), and likewise
+        return 0.5 * ((cos * grow) @ (w * minus_re) + (sin * grow) @ (w * minus_im)
+                      + (cos * decay) @ (w * plus_re) + (sin * decay) @ (w * plus_im))

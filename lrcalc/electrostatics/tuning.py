@@ -16,10 +16,14 @@ With :math:`x = \operatorname{erfc}^{-1}(\varepsilon/10)`:
   calibrated against Ewald (P3M with 5 interpolation nodes, PME with 7). When all atoms
   share one width :math:`\sigma` and :math:`s = \sqrt2\sigma`, the real-space remainder is
   exactly zero and no pair list is needed;
-- slabs: vacuum gap :math:`g = \max\big(r_c,\ L_\parallel \ln(10/\varepsilon) /
-  2\pi\big)`, where :math:`L_\parallel` is the longest in-plane cell vector: after the
-  Yeh–Berkowitz correction the interaction between periodic images of the slab decays as
-  :math:`e^{-2\pi g/L_\parallel}` (measured), so it is :math:`\le \varepsilon/10`.
+- slabs: the Yeh–Berkowitz correction and the layer correction (:mod:`.slab`) remove the
+  interaction with the images of the padded cell exactly, up to modes with
+  :math:`|\mathbf k_\parallel| > k_{\max} = \ln(10/\varepsilon)/g`, whose image terms have
+  decayed below :math:`\varepsilon/10` across the vacuum gap :math:`g`. The gap trades
+  mesh or k-vector work (∝ the padded height) against the O(N·K) layer correction
+  (:math:`K \approx A k_{\max}^2/4\pi` modes for in-plane area :math:`A`):
+  :math:`g = \max\big(r_c,\ \ln(10/\varepsilon)\sqrt{A / 4\pi K_0}\big)` with
+  :math:`K_0` = :data:`LAYER_MODES`, so that about :math:`K_0` modes are summed.
 
 The parameters depend on the cell only continuously (through :math:`V` for Ewald and
 through the slab thickness); integer quantities (mesh points, k-vectors) change in steps
@@ -57,6 +61,8 @@ class CoulombParameters:
     :ivar mesh_spacing: target mesh spacing (Å), mesh methods only.
     :ivar order: interpolation nodes per axis, mesh methods only.
     :ivar vacuum: vacuum gap (Å) added along the non-periodic axis of a slab.
+    :ivar layer_k_max: largest in-plane wavevector (1/Å) of the slab layer correction
+        (``None``: no layer correction, only Yeh–Berkowitz).
     :ivar accuracy: the accuracy the parameters were chosen for.
     """
 
@@ -68,12 +74,16 @@ class CoulombParameters:
     order: int | None = None
     vacuum: float | None = None
     accuracy: float = 1e-6
+    layer_k_max: float | None = None
 
 
 def erfcinv(y: float) -> float:
     """Inverse complementary error function (float64, fine for 1e-15 < y < 1)."""
     return float(torch.special.erfinv(torch.tensor(1.0 - y, dtype=torch.float64)))
 
+
+#: Target number of in-plane modes of the slab layer correction (sets the vacuum gap).
+LAYER_MODES = 256
 
 #: Largest 3-D periodic or slab system for which ``method="auto"`` uses Ewald.
 AUTO_EWALD_MAX_ATOMS = 1000
@@ -156,22 +166,26 @@ def tune(
         params = {"mesh_spacing": smearing * _table(table, accuracy), "order": _ORDERS[method]}
     else:
         raise ValueError(f"unknown method {method!r}")
-    vacuum = None
+    vacuum = layer_k_max = None
     if slab:
         vacuum = _slab_gap(cell, pbc, cutoff, accuracy)
+        layer_k_max = math.log(1.0 / (TRUNCATION_SAFETY * accuracy)) / vacuum
     return CoulombParameters(
         method=method,
         smearing=smearing,
         cutoff=cutoff,
         vacuum=vacuum,
         accuracy=accuracy,
+        layer_k_max=layer_k_max,
         **params,
     )
 
 
 def _slab_gap(cell: torch.Tensor, pbc, cutoff: float, accuracy: float) -> float:
-    lateral = [float(torch.linalg.norm(cell[a].detach())) for a in range(3) if pbc[a]]
-    return max(cutoff, max(lateral) * math.log(1.0 / (TRUNCATION_SAFETY * accuracy)) / (2 * math.pi))
+    axes = [a for a in range(3) if pbc[a]]
+    area = float(torch.linalg.norm(torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()))
+    decay = math.log(1.0 / (TRUNCATION_SAFETY * accuracy))
+    return max(cutoff, decay * math.sqrt(area / (4.0 * math.pi * LAYER_MODES)))
 
 
 def _slab_volume_estimate(positions, cell, pbc, accuracy) -> float:
