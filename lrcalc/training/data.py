@@ -185,35 +185,85 @@ class Dataset:
         return batch
 
 
+#: ``atoms.info`` key that holds a total charge summed from several keys (see :func:`read_dataset`).
+SUMMED_CHARGE_KEY = "lrcalc_total_charge"
+
+
+def data_files(path) -> list[Path]:
+    """The files of ``data.path``: one file, or every file a glob pattern (``*``, ``?``, ``[``)
+    matches, in sorted order."""
+    text = str(path)
+    if any(c in text for c in "*?["):
+        import glob
+
+        files = sorted(Path(f) for f in glob.glob(text) if Path(f).is_file())
+        if not files:
+            raise InputError(f"no data file matches {text!r} (from {Path.cwd()})")
+        return files
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"data file {text!r} not found (from {Path.cwd()})")
+    return [path]
+
+
+def charge_keys(total_charge_key) -> list[str]:
+    """``total_charge_key`` as a list of ``atoms.info`` keys to add up: a key, ``"a+b"`` or a list."""
+    if isinstance(total_charge_key, (list, tuple)):
+        return [str(k) for k in total_charge_key]
+    return [k.strip() for k in str(total_charge_key or "charge").split("+")]
+
+
 def read_dataset(path, data_config: dict) -> Dataset:
-    """Read a labelled data file (``data_config`` holds the ``data`` section's keys).
+    """Read labelled data (``data_config`` holds the ``data`` section's keys).
+
+    ``path`` is a file or a glob pattern (the frames of all matching files, in sorted file order).
+    ``data_config["total_charge_key"]`` may name several ``atoms.info`` keys (a list, or
+    ``"chargeA+chargeB"``): a frame's total charge is then their sum (a frame lacking one of them
+    is an error).
 
     Raises:
         InputError: a missing or unreadable file, or a file without frames.
     """
     from ase.io import read
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"data file {str(path)!r} not found (from {Path.cwd()})")
-    try:
-        frames = read(path, index=":")
-    except Exception as error:  # ase.io raises many kinds on foreign files
-        raise InputError(f"{path}: cannot read it with ase.io: {error}") from None
-    if not isinstance(frames, list):
-        frames = [frames]
-    if not frames:
-        raise InputError(f"{path}: the file holds no structures")
+    files = data_files(path)
+    frames = []
+    for file in files:
+        try:
+            part = read(file, index=":")
+        except Exception as error:  # ase.io raises many kinds on foreign files
+            raise InputError(f"{file}: cannot read it with ase.io: {error}") from None
+        if not isinstance(part, list):
+            part = [part]
+        if not part:
+            raise InputError(f"{file}: the file holds no structures")
+        frames.extend(part)
     if data_config.get("pbc") is not None:  # e.g. slabs stored as 3-D periodic
         for atoms in frames:
             atoms.pbc = [bool(p) for p in data_config["pbc"]]
+    keys = charge_keys(data_config.get("total_charge_key"))
+    total_charge_key = keys[0]
+    if len(keys) > 1:
+        total_charge_key = SUMMED_CHARGE_KEY
+        for k, atoms in enumerate(frames):
+            lacking = [key for key in keys if key not in atoms.info]
+            if lacking:
+                raise InputError(f"{path}: frame {k} lacks the total-charge key(s) {lacking} in its info")
+            atoms.info[SUMMED_CHARGE_KEY] = float(sum(float(atoms.info[key]) for key in keys))
     labels = [frame_labels(atoms, data_config) for atoms in frames]
+    if len(files) == 1:
+        digest = file_sha256(files[0])
+    else:
+        combined = hashlib.sha256()
+        for file in files:
+            combined.update(f"{file.name}:{file_sha256(file)};".encode())
+        digest = combined.hexdigest()
     return Dataset(
-        path=path,
+        path=files[0] if len(files) == 1 else Path(str(path)),
         frames=frames,
         labels=labels,
-        total_charge_key=data_config.get("total_charge_key") or "charge",
-        sha256=file_sha256(path),
+        total_charge_key=total_charge_key,
+        sha256=digest,
     )
 
 

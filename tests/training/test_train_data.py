@@ -57,6 +57,32 @@ def test_charges_and_total_charge_keys(tmp_path):
         assert torch.equal(batch[key], value), key
 
 
+def test_several_files_and_summed_total_charge(tmp_path):
+    """``data.path`` may be a glob pattern (files in sorted order) and ``total_charge_key`` a list
+    of info keys that are added up (the dimers' chargeA + chargeB)."""
+    for name, (charge_a, charge_b) in {"b.xyz": (0, -1), "a.xyz": (1, -1), "c.xyz": (1, 1)}.items():
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+        atoms.info.update(energy=-1.0, chargeA=charge_a, chargeB=charge_b, tag=name)
+        write(tmp_path / name, [atoms, atoms])
+    for key in (["chargeA", "chargeB"], "chargeA+chargeB"):
+        config = dict(DEFAULTS["data"], total_charge_key=key)
+        dataset = read_dataset(str(tmp_path / "*.xyz"), config)
+        assert [atoms.info["tag"] for atoms in dataset.frames] == ["a.xyz"] * 2 + ["b.xyz"] * 2 + ["c.xyz"] * 2
+        dataset.build_graphs(["Cu"], 3.0, torch.float64)
+        batch = dataset.collate(list(range(6)))
+        torch.testing.assert_close(batch["total_charge"], torch.tensor([0.0, 0, -1, -1, 2, 2], dtype=torch.float64))
+    # the data digest changes when one of the files does
+    before = dataset.sha256
+    changed = bulk("Cu", "fcc", a=3.7, cubic=True)
+    changed.info.update(energy=-1.0, chargeA=0, chargeB=0)
+    write(tmp_path / "b.xyz", [changed])
+    assert read_dataset(str(tmp_path / "*.xyz"), config).sha256 != before
+    with pytest.raises(lrcalc.InputError, match="no data file matches"):
+        read_dataset(str(tmp_path / "*.none"), config)
+    with pytest.raises(lrcalc.InputError, match="lacks the total-charge key"):
+        read_dataset(str(tmp_path / "*.xyz"), dict(config, total_charge_key=["chargeA", "chargeC"]))
+
+
 def test_random_split_is_reproducible_and_disjoint():
     a, b = random_split(50, [0.6, 0.2, 0.2], seed=4), random_split(50, [0.6, 0.2, 0.2], seed=4)
     assert a == b and [len(a[s]) for s in ("train", "val", "test")] == [30, 10, 10]
