@@ -12,7 +12,9 @@ defaults: ``species`` and ``cutoff`` are required). ``avg_num_neighbors`` defaul
 ========================  ==================  ========================================================
 key                       default             meaning
 ========================  ==================  ========================================================
-``path``                  required            extxyz file (anything ``ase.io.read`` reads) with labels
+``path``                  required            extxyz file (anything ``ase.io.read`` reads) with labels,
+                                              or a glob pattern (``dir/train-*.xyz``): the frames of
+                                              every matching file, in sorted file order
 ``energy_key``            ``"energy"``        per-frame energy, eV (``atoms.info`` or calculator)
 ``forces_key``            ``"forces"``        per-atom forces, eV/Å
 ``stress_key``            ``"stress"``        per-frame stress, eV/Å³ (3×3 or Voigt 6, ASE sign)
@@ -21,7 +23,8 @@ key                       default             meaning
 ``charges_key``           ``null``            per-atom reference charges, e (e.g.
                                               ``"initial_charges"``); ``null``: no charge labels
 ``total_charge_key``      ``"charge"``        ``atoms.info`` key of the total charge, e (default 0
-                                              when a frame lacks it); e.g. ``"total_charge"``
+                                              when a frame lacks it); e.g. ``"total_charge"``; a
+                                              list of keys (or ``"chargeA+chargeB"``) is summed
 ``split_file``            ``null``            JSON file ``{"train": [...], "val": [...], "test":
                                               [...]}`` of frame indices (``test`` may be absent)
 ``split_fractions``       ``[0.8, 0.1, 0.1]`` train, val, test fractions of a random split (used when
@@ -274,10 +277,16 @@ def _check_data(data: dict) -> None:
         "stress_key",
         "virial_key",
         "charges_key",
-        "total_charge_key",
         "split_file",
     ):
         _optional_str("data", key, data[key])
+    charge_key = data["total_charge_key"]
+    if isinstance(charge_key, (list, tuple)):
+        if not charge_key or not all(isinstance(k, str) and k for k in charge_key):
+            raise ConfigError(f"data.total_charge_key must be a key or a list of keys, got {charge_key!r}")
+        data["total_charge_key"] = list(charge_key)
+    else:
+        _optional_str("data", "total_charge_key", charge_key)
     fractions = data["split_fractions"]
     if (
         not isinstance(fractions, (list, tuple))
