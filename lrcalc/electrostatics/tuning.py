@@ -22,8 +22,11 @@ With :math:`x = \operatorname{erfc}^{-1}(\varepsilon/10)`:
   decayed below :math:`\varepsilon/10` across the vacuum gap :math:`g`. The gap trades
   mesh or k-vector work (∝ the padded height) against the O(N·K) layer correction
   (:math:`K \approx A k_{\max}^2/4\pi` modes for in-plane area :math:`A`):
-  :math:`g = \max\big(r_c,\ \ln(10/\varepsilon)\sqrt{A / 4\pi K_0}\big)` with
-  :math:`K_0` = :data:`LAYER_MODES`, so that about :math:`K_0` modes are summed.
+  :math:`g = \max\big(\sqrt2\,x\,s_{ij}^{\max},\ \ln(10/\varepsilon)\sqrt{A / 4\pi K_0}\big)`
+  with :math:`K_0` = :data:`LAYER_MODES`, so that about :math:`K_0` modes are summed; the
+  first term keeps the widest Gaussian pair point-like across the gap. The gap depends on
+  the cell and the widths only, never on the positions: the energy of a net-charged slab
+  depends on it, so a gap that moved with the atoms would make the forces inexact.
 
 The parameters depend on the cell only continuously (through :math:`V` for Ewald and
 through the slab thickness); integer quantities (mesh points, k-vectors) change in steps
@@ -168,7 +171,10 @@ def tune(
         raise ValueError(f"unknown method {method!r}")
     vacuum = layer_k_max = None
     if slab:
-        vacuum = _slab_gap(cell, pbc, cutoff, accuracy)
+        # The gap must not follow the positions (the energy of a net-charged slab depends on it,
+        # and autograd treats the parameters as constants): it depends on the in-plane cell and
+        # on the widest Gaussian pair, which must act as point charges across the gap.
+        vacuum = _slab_gap(cell, pbc, math.sqrt(2.0) * x * s_max, accuracy)
         layer_k_max = math.log(1.0 / (TRUNCATION_SAFETY * accuracy)) / vacuum
     return CoulombParameters(
         method=method,
