@@ -49,6 +49,18 @@ def build_model(config: dict) -> AtomisticModel:
                     "qeq_accuracy",
                 )}
             )
+        elif config["long_range"] == "lorem":
+            from .nn.lorem_model import LoremModel  # imports the electrostatics engine only when needed
+
+            model = LoremModel(
+                **{key: config[key] for key in (
+                    "species", "cutoff", "num_layers", "l_max", "num_features", "parity",
+                    "num_radial_basis", "radial_mlp_hidden", "radial_mlp_layers", "polynomial_p",
+                    "avg_num_neighbors", "num_lr_steps", "lorem_l_max", "lorem_channels",
+                    "lorem_sigma", "lorem_coulomb", "total_charge_input", "lorem_method",
+                    "lorem_accuracy",
+                )}
+            )
         else:  # resolve_config only admits implemented methods
             raise AssertionError(config["long_range"])
     model.config = config

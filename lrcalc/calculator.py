@@ -13,6 +13,12 @@ from .model_file import load_model
 from .nn.base import AtomisticModel
 
 
+def predicts_charges(config: dict) -> bool:
+    """Whether a model of this config outputs per-atom ``charges``."""
+    long_range = config.get("long_range", "none")
+    return long_range == "qeq" or (long_range == "lorem" and bool(config.get("lorem_coulomb", False)))
+
+
 class LRCalculator(Calculator):
     """ASE calculator for lrcalc models.
 
@@ -21,6 +27,8 @@ class LRCalculator(Calculator):
             :func:`lrcalc.load_model`), a path to a model file, or the bare name of a shipped model
             in ``models/`` (``"bta_cu.pt"``), found from any working directory.
         device: torch device to evaluate on (``"cpu"``, ``"cuda"``).
+        qeq_accuracy: overrides the model's ``qeq_accuracy`` (relative accuracy of the Coulomb
+            sums and of the charge solve of a ``long_range: "qeq"`` model); ``None`` keeps it.
 
     Results (ASE units): ``energy`` and ``free_energy`` (eV; equal, the model has no electronic
     entropy), ``energies`` (per-atom energies, eV, summing to ``energy``), ``forces`` (eV/Å) and
@@ -33,16 +41,23 @@ class LRCalculator(Calculator):
     non-periodic axis carry no pressure of a surrounding medium. A molecule (no periodicity) has no
     stress: asking for it raises ``PropertyNotImplementedError``.
 
-    Models with charges (``long_range: "qeq"``) add ``charges`` (e per atom; ``atoms.get_charges()``)
-    and, for molecules, ``dipole`` (Σ q_i r_i in e·Å; ``atoms.get_dipole_moment()``). Their total
-    charge is ``atoms.info["charge"]`` (default 0). Between calls the previous charges warm-start the
-    charge solve (iterative solver for large systems), which saves iterations in MD.
+    Models with charges (``long_range: "qeq"``, or ``"lorem"`` with ``lorem_coulomb``) add
+    ``charges`` (e per atom; ``atoms.get_charges()``) and, for molecules, ``dipole`` (Σ q_i r_i in
+    e·Å; ``atoms.get_dipole_moment()``). Their total charge is ``atoms.info["charge"]`` (default
+    0). Between calls the previous charges warm-start the charge solve (iterative solver for large
+    systems), which saves iterations in MD.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
     charge_properties = ["charges", "dipole"]
 
-    def __init__(self, model: AtomisticModel | str | os.PathLike, device: str | torch.device = "cpu", **kwargs):
+    def __init__(
+        self,
+        model: AtomisticModel | str | os.PathLike,
+        device: str | torch.device = "cpu",
+        qeq_accuracy: float | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(model, (str, os.PathLike)):
             model = load_model(model, device=device)
@@ -52,8 +67,14 @@ class LRCalculator(Calculator):
                 f"got {type(model).__name__}"
             )
         self.model = model.to(device).eval()
+        if qeq_accuracy is not None:
+            if not hasattr(model, "qeq_accuracy"):
+                raise ValueError("qeq_accuracy applies only to models with long_range 'qeq'")
+            if not 1e-12 <= float(qeq_accuracy) <= 1e-2:
+                raise ValueError(f"qeq_accuracy must lie in [1e-12, 1e-2], got {qeq_accuracy}")
+            model.qeq_accuracy = float(qeq_accuracy)
         self.device = torch.device(device)
-        self.has_charges = model.config.get("long_range", "none") != "none"
+        self.has_charges = predicts_charges(model.config)
         self.implemented_properties = list(type(self).implemented_properties)
         if self.has_charges:
             self.implemented_properties += self.charge_properties

@@ -220,3 +220,25 @@ def test_qeq_model_round_trip(qeq_model, tmp_path):
     a, b = evaluate(qeq_model, atoms), evaluate(loaded, atoms)
     assert a["energy"] == b["energy"]
     np.testing.assert_array_equal(a["charges"], b["charges"])
+
+
+def test_calculator_qeq_accuracy_override(qeq_model):
+    """``LRCalculator(..., qeq_accuracy=...)`` sets the accuracy of the Coulomb sums and charge
+    solve; results at 1e-4 (the default) and 1e-10 agree to that accuracy."""
+    model = randomise_output_layers(lrcalc.build_model(QEQ_CONFIG), seed=3)
+    assert model.qeq_accuracy == 1e-4
+    slab = slab_with_molecule().repeat((3, 3, 1))
+    loose = evaluate(model, slab)
+    tight_calc = LRCalculator(model, qeq_accuracy=1e-10)
+    assert model.qeq_accuracy == 1e-10
+    atoms = slab.copy()
+    atoms.calc = tight_calc
+    forces = atoms.get_forces()
+    scale = np.abs(forces).max()
+    assert np.abs(loose["forces"] - forces).max() < 1e-3 * scale
+    assert np.abs(loose["charges"] - atoms.get_charges()).max() < 1e-3
+    with pytest.raises(ValueError, match="qeq_accuracy"):
+        LRCalculator(model, qeq_accuracy=0.5)
+    short_range = lrcalc.build_model({"species": ["Cu"], "cutoff": 3.0, "num_layers": 1, "num_features": 4})
+    with pytest.raises(ValueError, match="only to models"):
+        LRCalculator(short_range, qeq_accuracy=1e-6)

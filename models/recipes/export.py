@@ -14,6 +14,14 @@ DESCRIPTIONS = {
     "bta_cu_qeq3": "NequIP-LR (Qeq) model with a 3 Å cutoff, Cu-BTA DFT data",
     "bta_ion_cu": "NequIP-LR (Qeq) model of BTA⁻ + H₃O⁺ on Cu(111), 5 Å; Cu-BTA-ion DFT data",
     "bta_ion_cu_sr": "short-range baseline of bta_ion_cu.pt (same size, 5 Å), Cu-BTA-ion DFT data",
+    "bta_cu_lorem": "LOREM (equivariant charges) model of benzotriazole on Cu(111), 5 Å, Cu-BTA DFT data",
+    "dimers_sr": "short-range model of six charged/polar/apolar molecular dimers, 5 Å (cace-lr-fit data)",
+    "dimers_qeq": "NequIP-LR (Qeq) model of six charged/polar/apolar molecular dimers, 5 Å (cace-lr-fit data)",
+    "dimers_lorem": "LOREM model of six charged/polar/apolar molecular dimers, 5 Å (cace-lr-fit data)",
+}
+LICENSES = {
+    "bta": "MIT (ahmad-research-group/nequip-charge); cite arXiv:2503.17949",
+    "dimers": "CC BY-NC 4.0 (BingqingCheng/cace-lr-fit): non-commercial research use only",
 }
 
 if __name__ == "__main__":
@@ -22,6 +30,6 @@ if __name__ == "__main__":
         model = lrcalc.load_model(repo / "runs" / name / "best.pt")
         path = lrcalc.save_model(model, repo / "models" / f"{name}.pt", metadata={
             "description": DESCRIPTIONS[name], "recipe": f"models/recipes/{name}.yaml",
-            "data_license": "MIT (ahmad-research-group/nequip-charge); cite arXiv:2503.17949",
+            "data_license": LICENSES["dimers" if name.startswith("dimers") else "bta"],
         })
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

@@ -28,19 +28,43 @@ CARDS = {
     "bta_cu.pt": ("bta_cu.yaml", "cu_bta", "NequIP-LR (Qeq) model, benzotriazole on Cu(111)"),
     "bta_cu_sr.pt": ("bta_cu_sr.yaml", "cu_bta", "short-range baseline of bta_cu.pt (same size and cutoff)"),
     "bta_cu_qeq3.pt": ("bta_cu_qeq3.yaml", "cu_bta", "NequIP-LR (Qeq) model with a 3 Å cutoff"),
+    "bta_cu_lorem.pt": ("bta_cu_lorem.yaml", "cu_bta", "LOREM (equivariant charges) model, same size and cutoff"),
     "bta_ion_cu.pt": ("bta_ion_cu.yaml", "cu_bta_ion", "NequIP-LR (Qeq) model, BTA⁻ + H₃O⁺ on Cu(111)"),
     "bta_ion_cu_sr.pt": ("bta_ion_cu_sr.yaml", "cu_bta_ion", "short-range baseline of bta_ion_cu.pt"),
+    "dimers_sr.pt": ("dimers_sr.yaml", "cace-lr-fit/charged_dimers", "short-range model of six molecular dimers"),
+    "dimers_qeq.pt": ("dimers_qeq.yaml", "cace-lr-fit/charged_dimers", "NequIP-LR (Qeq) model of six molecular dimers"),
+    "dimers_lorem.pt": ("dimers_lorem.yaml", "cace-lr-fit/charged_dimers", "LOREM model of six molecular dimers"),
 }
-CITATION = ("M. Maruf, S. Kim, Z. Ahmad, \"Equivariant Machine Learning Interatomic Potentials with Global "
-            "Charge Redistribution\", arXiv:2503.17949 (data: github.com/ahmad-research-group/nequip-charge, "
-            "commit b76c5ca, MIT license)")
+FAMILIES = {  # data folder: (comparison table title, citation and license)
+    "cu_bta": ("Cu-BTA (benzotriazole on Cu(111)), test split", (
+        "M. Maruf, S. Kim, Z. Ahmad, \"Equivariant Machine Learning Interatomic Potentials with Global "
+        "Charge Redistribution\", arXiv:2503.17949 (data: github.com/ahmad-research-group/nequip-charge, "
+        "commit b76c5ca, MIT license)")),
+    "cu_bta_ion": ("Cu-BTA-ion (BTA⁻ + H₃O⁺ on Cu(111)), test split", None),
+    "cace-lr-fit/charged_dimers": ("Charged, polar and apolar dimers, test split", (
+        "data of the CACE long-range fits, github.com/BingqingCheng/cace-lr-fit (fit-lode/lode-datasets, "
+        "commit d7bd8c8), CC BY-NC 4.0: the dimers models are for non-commercial research use")),
+}
+FAMILIES["cu_bta_ion"] = (FAMILIES["cu_bta_ion"][0], FAMILIES["cu_bta"][1])
 
 
-def md_speed(model, steps: int) -> float:
-    from lrcalc import LRCalculator, md
+def md_system(folder):
+    """The system of the MD speed figure: the 46-atom BTA/Cu(111) slab, or the first dimer frame."""
+    if folder.startswith("cace-lr-fit"):
+        from ase.io import read
+
+        atoms = read(REPO.parent / "shared" / "data" / folder / "train-id0.xyz", index=0)
+        atoms.pbc = False
+        atoms.info["charge"] = 0.0
+        return atoms, f"the {len(atoms)}-atom CC dimer (charges +1/−1)"
     from lrcalc.structures import bta_on_cu111
 
-    atoms = bta_on_cu111()  # 46 atoms for every model (the ion models know its elements too)
+    return bta_on_cu111(), "the 46-atom slab"  # every slab model knows its elements
+
+
+def md_speed(model, steps: int, atoms) -> float:
+    from lrcalc import LRCalculator, md
+
     atoms.calc = LRCalculator(model)
     md.run(atoms, "langevin", 300, 0.5, 5, trajectory=os.devnull, logfile=None, progress=False)  # warm-up
     start = time.perf_counter()
@@ -76,23 +100,33 @@ def card(name, rows, args) -> str:
     recipe = yaml.safe_load((MODELS_DIR / "recipes" / recipe_file).read_text())
     model = lrcalc.load_model(MODELS_DIR / name)
     meta = model.metadata.get("training", {})
-    data_path = REPO / recipe["data"]["path"]
-    split_file = REPO / recipe["data"]["split_file"]
-    result = evaluate(model, data_path, subset=f"{split_file}:test")
+    data_path = str(REPO / recipe["data"]["path"])  # a file or a glob pattern
+    test = meta["split"]["test"]  # the split the run used (fixed file or seeded random split)
+    result = evaluate(model, data_path, indices=test)
     metrics = result["metrics"]
-    speed = md_speed(model, args.md_steps)
+    system, system_name = md_system(folder)
+    speed = md_speed(model, args.md_steps, system)
+    method = model.config["long_range"]
+    layers = f"{model.config['num_layers']}"
+    if method == "qeq":
+        layers += f" + {model.config['num_layers_feedback']}"
+    if method == "lorem":
+        layers += (f" layers with {model.config['num_lr_steps']} long-range step(s), charges l ≤ "
+                   f"{model.config['lorem_l_max']} × {model.config['lorem_channels']} channels; ")
+    else:
+        layers += " interaction layers, "
+    split_kind = "fixed split" if recipe["data"].get("split_file") else (
+        f"random split (fractions {recipe['data'].get('split_fractions')}, seed {recipe['data'].get('split_seed', 0)})")
     lines = [f"## `{name}` — {what}", ""]
     lines += [
         f"- **Data**: `../shared/data/{folder}/` ({meta.get('dataset', {}).get('num_frames', '?')} frames, "
-        f"sha256 {meta.get('dataset', {}).get('sha256', '?')[:16]}…); fixed split "
+        f"sha256 {meta.get('dataset', {}).get('sha256', '?')[:16]}…); {split_kind} "
         f"{len(meta.get('split', {}).get('train', []))} train / {len(meta.get('split', {}).get('val', []))} val / "
-        f"{len(meta.get('split', {}).get('test', []))} test. Frames treated as slabs, pbc = "
-        f"{recipe['data'].get('pbc')}.",
-        f"- **Cite**: {CITATION}.",
-        f"- **Model**: `long_range: {model.config['long_range']}`, cutoff {model.config['cutoff']:g} Å, "
-        f"{model.config['num_layers']}"
-        + (f" + {model.config['num_layers_feedback']}" if model.config["long_range"] == "qeq" else "")
-        + f" interaction layers, l_max {model.config['l_max']}, {model.config['num_features']} features, "
+        f"{len(test)} test; pbc = {recipe['data'].get('pbc')}, total charge from "
+        f"`{recipe['data'].get('total_charge_key')}`.",
+        f"- **Cite**: {FAMILIES[folder][1]}.",
+        f"- **Model**: `long_range: {method}`, cutoff {model.config['cutoff']:g} Å, {layers}"
+        f"l_max {model.config['l_max']}, {model.config['num_features']} features, "
         f"{model.config['dtype']}, {sum(p.numel() for p in model.parameters())} parameters.",
         f"- **Training**: `lrcalc train models/recipes/{recipe_file}`; {meta.get('epochs')} epochs (best "
         f"{meta.get('best_epoch')}), {meta.get('training_time_s', 0) / 60:.0f} min on a 2-core x86_64 CPU "
@@ -107,22 +141,27 @@ def card(name, rows, args) -> str:
         if label in metrics:
             lines.append(f"| {label} ({unit}) | {metrics[label]['rmse'] * scale:.2f} | {metrics[label]['mae'] * scale:.2f} |")
     lines.append("")
-    row = {"name": name, "cutoff": model.config["cutoff"], "method": model.config["long_range"],
-           "E": metrics["energy"]["rmse"] * 1000, "F": metrics["forces"]["rmse"] * 1000, "speed": speed}
-    if model.config["long_range"] == "qeq":
+    row = {"name": name, "cutoff": model.config["cutoff"], "method": method, "family": folder,
+           "E": metrics["energy"]["rmse"] * 1000, "F": metrics["forces"]["rmse"] * 1000, "speed": speed,
+           "system": system_name}
+    if method == "qeq" and not folder.startswith("cace-lr-fit"):
         r, rmse, rmse_flipped = charge_correlations(model, data_path, result.get("indices") or
                                                     meta["split"]["test"], recipe["data"].get("pbc"))
         lines.append(f"Charges were not a training target. Against the reference charges of the test frames "
                      f"the predicted charges correlate with r = {r:+.3f} (RMSE {rmse * 1000:.1f} me; against "
                      f"the sign-flipped reference {rmse_flipped * 1000:.1f} me).")
         lines.append("")
-    lines.append(f"MD speed: {speed:.1f} Langevin steps/s for the 46-atom slab (energy, forces, stress"
-                 + (", charges" if model.config["long_range"] == "qeq" else "") + "; one process, "
-                 f"{torch.get_num_threads()} threads).")
+    lines.append(f"MD speed: {speed:.1f} Langevin steps/s for {system_name} (energy, forces"
+                 + (", stress" if system.pbc.any() else "") + (", charges" if "charges" in metrics or method == "qeq" else "")
+                 + f"; one process, {torch.get_num_threads()} threads).")
     lines.append("")
-    lines.append("All training frames share one composition, so the per-species energy shifts are not "
-                 "individually determined: energies of other compositions (a lone molecule, another "
-                 "coverage) carry an unknown offset; differences at fixed composition are what the model knows.")
+    if folder.startswith("cace-lr-fit"):
+        lines.append("Binding curves of every dimer against the reference: `models/dimers_binding_curves.png` "
+                     "(`python models/recipes/dimers_binding_curves.py`).")
+    else:
+        lines.append("All training frames share one composition, so the per-species energy shifts are not "
+                     "individually determined: energies of other compositions (a lone molecule, another "
+                     "coverage) carry an unknown offset; differences at fixed composition are what the model knows.")
     rows.append(row)
     return "\n".join(lines) + "\n"
 
@@ -149,16 +188,22 @@ def main():
         "`example_untrained.pt` has random weights (`models/recipes/make_example_untrained.py`): it",
         "demonstrates the interface and is used by tests; its energies are not physical.",
         "",
-        "Licenses: the models are released with lrcalc (MIT); their training data (MIT, see each card)",
-        "stays outside this repository.",
+        "Licenses: the Cu-BTA models are released with lrcalc (MIT), their training data is MIT; the",
+        "dimers models were trained on CC BY-NC 4.0 data and are for non-commercial research use. No",
+        "training data is stored in this repository.",
         "",
-        "## Comparison on the test split",
-        "",
-        "| model | method | cutoff (Å) | energy RMSE (meV/atom) | force RMSE (meV/Å) | MD steps/s |",
-        "|---|---|---|---|---|---|",
     ]
-    for row in rows:
-        header.append(f"| `{row['name']}` | {row['method']} | {row['cutoff']:g} | {row['E']:.2f} | {row['F']:.1f} | {row['speed']:.1f} |")
+    for family, (title, _) in FAMILIES.items():
+        members = [row for row in rows if row["family"] == family]
+        if not members:
+            continue
+        header += [f"## Comparison: {title}", "",
+                   "| model | method | cutoff (Å) | energy RMSE (meV/atom) | force RMSE (meV/Å) | MD steps/s |",
+                   "|---|---|---|---|---|---|"]
+        for row in members:
+            header.append(f"| `{row['name']}` | {row['method']} | {row['cutoff']:g} | {row['E']:.2f} | "
+                          f"{row['F']:.1f} | {row['speed']:.1f} |")
+        header += ["", f"MD steps/s on {members[0]['system']}.", ""]
     text = "\n".join(header) + "\n\n" + "\n".join(sections)
     (MODELS_DIR / "README.md").write_text(text)
     print(text)
