@@ -305,6 +305,21 @@ def test_model_file_round_trip(lorem_model, tmp_path):
     np.testing.assert_array_equal(a["charges"], b["charges"])
 
 
+def test_deep_copy_keeps_the_state_dict(lorem_model, tmp_path):
+    """Training deep-copies the model (EMA); e3nn's generated tensor products then gain a constant
+    buffer. It must not enter the state dict, or a fresh model could not load a trained one."""
+    import copy
+
+    copied = copy.deepcopy(lorem_model)
+    assert set(copied.state_dict()) == set(lorem_model.state_dict())
+    fresh = lrcalc.build_model(lorem_model.config)
+    fresh.load_state_dict(copied.state_dict())  # strict
+    copied.load_state_dict(fresh.state_dict())
+    loaded = lrcalc.load_model(lrcalc.save_model(copied, tmp_path / "copied.pt"))
+    atoms = with_charge(make_slab(), 1.0)
+    assert evaluate(loaded, atoms)["energy"] == evaluate(lorem_model, atoms)["energy"]
+
+
 # ------------------------------------------------------------------------------------ configs
 
 

@@ -13,8 +13,32 @@ from torch import nn
 from ..derivatives import apply_strain, forces_and_stress
 
 
+def _is_codegen_constant(key: str) -> bool:
+    """e3nn's generated tensor-product modules gain a ``_tensor_constant<k>`` buffer (a fixed
+    Wigner-3j block) when they are deep-copied or unpickled; it is rebuilt from the irreps, so it
+    is no part of a model's state."""
+    return "._tensor_constant" in key
+
+
+def _drop_codegen_constants(module, state_dict, prefix, *args):
+    for key in [k for k in state_dict if k.startswith(prefix) and _is_codegen_constant(k)]:
+        del state_dict[key]
+
+
+def _forgive_missing_codegen_constants(module, incompatible_keys):
+    for key in [k for k in incompatible_keys.missing_keys if _is_codegen_constant(k)]:
+        incompatible_keys.missing_keys.remove(key)
+
+
 class AtomisticModel(nn.Module):
     """Base class: graph → energy [B] (eV), atomic energies [N], forces [N, 3], stress [B, 3, 3]."""
+
+    def __init__(self):
+        super().__init__()
+        # the same state dict whether or not the model was deep-copied (EMA, checkpoints)
+        self._register_state_dict_hook(lambda module, state, prefix, meta: _drop_codegen_constants(module, state, prefix))
+        self._register_load_state_dict_pre_hook(_drop_codegen_constants, with_module=True)
+        self.register_load_state_dict_post_hook(_forgive_missing_codegen_constants)
 
     config: dict
     species: list[str]
