@@ -44,8 +44,8 @@ class LRCalculator(Calculator):
     Models with charges (``long_range: "qeq"``, or ``"lorem"`` with ``lorem_coulomb``) add
     ``charges`` (e per atom; ``atoms.get_charges()``) and, for molecules, ``dipole`` (Σ q_i r_i in
     e·Å; ``atoms.get_dipole_moment()``). Their total charge is ``atoms.info["charge"]`` (default
-    0). Between calls the previous charges warm-start the charge solve (iterative solver for large
-    systems), which saves iterations in MD.
+    0). Between calls the previous charges and adjoint solution warm-start the charge solve and its
+    backward solve (iterative solver for large systems), which saves iterations in MD.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -78,7 +78,11 @@ class LRCalculator(Calculator):
         self.implemented_properties = list(type(self).implemented_properties)
         if self.has_charges:
             self.implemented_properties += self.charge_properties
-        self._previous_charges = None
+        self._warm_start = None
+        if hasattr(model, "equilibrate"):  # Qeq models: carry the charge solve over between calls
+            from .electrostatics import QeqWarmStart
+
+            self._warm_start = QeqWarmStart()
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -92,8 +96,8 @@ class LRCalculator(Calculator):
                 "stress needs a periodic cell with a volume; this structure has "
                 f"pbc={tuple(bool(p) for p in atoms.pbc)} and cell volume {atoms.cell.volume:.3g} Å³"
             )
-        if self.has_charges and self._previous_charges is not None and len(self._previous_charges) == len(atoms):
-            graph["initial_charges"] = self._previous_charges
+        if self._warm_start is not None:
+            graph["qeq_warm_start"] = self._warm_start  # used when the number of atoms matches
         # Stress costs little beyond the forces: compute it whenever it is defined, so that an
         # optimizer asking for forces and then stress does not evaluate the model twice.
         out = self.model(graph, compute_forces=True, compute_stress=has_volume)
@@ -109,7 +113,6 @@ class LRCalculator(Calculator):
             self.results["stress"] = stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
         if self.has_charges:
             charges = out["charges"].detach()
-            self._previous_charges = charges
             self.results["charges"] = charges.cpu().double().numpy()
             if not atoms.pbc.any():
                 self.results["dipole"] = self.results["charges"] @ atoms.positions

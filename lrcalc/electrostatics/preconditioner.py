@@ -72,9 +72,12 @@ class CoarseMeshPreconditioner:
     :param sigma: ``[N]`` (Å) or ``None``. :param smearing: width setting the coarse mesh
         spacing (Å); default :data:`PRECONDITIONER_SMEARING` times the mean interatomic
         distance.
+    :param mean_field: include the mean-field term Δ(k). It models a homogeneous density and
+        suits 3-D periodic systems; for a slab in its padded cell it hurts (the BTA/Cu(111) slab
+        of 2254 atoms, accuracy 1e-4: 65 iterations with it, 44 without, 50 with Jacobi).
     """
 
-    def __init__(self, positions, cell, hardness, sigma, smearing: float | None = None):
+    def __init__(self, positions, cell, hardness, sigma, smearing: float | None = None, mean_field: bool = True):
         n = positions.shape[0]
         volume = torch.abs(torch.linalg.det(cell))
         if smearing is None:
@@ -96,7 +99,7 @@ class CoarseMeshPreconditioner:
         kh = (filt._kvectors @ cell.T) / torch.tensor(self.mesh.shape, dtype=cell.dtype)
         u2 = filt._charge_assignment(kh)
         symbol = filt._kfilter
-        if sigma is not None and MEAN_FIELD:
+        if sigma is not None and MEAN_FIELD and mean_field:
             s_eff = float(torch.sqrt(2.0 * (sigma**2).mean()))
             if s_eff < smearing:
                 delta = long_range_fourier(filt._k_sq, s_eff) - long_range_fourier(filt._k_sq, smearing)

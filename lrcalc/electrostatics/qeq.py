@@ -74,6 +74,20 @@ class QeqInfo:
     potential: torch.Tensor | None = None
 
 
+@dataclasses.dataclass
+class QeqWarmStart:
+    """Solutions of the previous Qeq solve of a similar system (MD: the previous step), used as
+    the starting points of the next one and updated by it.
+
+    :ivar charges: ``[N]`` charges (e) of the last solve.
+    :ivar adjoint: ``[N]`` solution of the last adjoint (backward) solve, the one forces need when
+        the energy depends on the charges beyond the Qeq energy (charge feedback).
+    """
+
+    charges: torch.Tensor | None = None
+    adjoint: torch.Tensor | None = None
+
+
 class _HardnessOperator:
     """Detached linear map ``q -> H q`` (eV/e) with its constrained inverse."""
 
@@ -97,11 +111,13 @@ class _HardnessOperator:
         self.max_iter = max_iter
         self.scale = scale
         self.matrix = None
+        self.warm_start = None
         if preconditioner == "auto":
             preconditioner = "mesh" if cell is not None and solver == "cg" else "jacobi"
         if preconditioner == "mesh":
-            padded = coulomb.slab.cell if coulomb.slab is not None else cell
-            self.preconditioner = CoarseMeshPreconditioner(positions, padded, hardness, sigma)
+            slab = coulomb.slab is not None
+            padded = coulomb.slab.cell if slab else cell
+            self.preconditioner = CoarseMeshPreconditioner(positions, padded, hardness, sigma, mean_field=not slab)
         elif preconditioner == "jacobi":
             diag = hardness.clone()
             if sigma is not None:
@@ -186,8 +202,15 @@ class _HardnessOperator:
         norm = float(torch.linalg.norm(b))
         if norm == 0.0:
             return torch.zeros_like(b)
-        y, _, _ = self.solve(b, 0.0, scale=norm)
-        return y - y.mean()
+        warm = self.warm_start
+        initial = None
+        if warm is not None and warm.adjoint is not None and warm.adjoint.shape == b.shape:
+            initial = warm.adjoint.to(b.dtype)
+        y, _, _ = self.solve(b, 0.0, initial=initial, scale=norm)
+        y = y - y.mean()
+        if warm is not None:
+            warm.adjoint = y.detach()
+        return y
 
 
 class _ConstrainedSolve(torch.autograd.Function):
@@ -248,6 +271,7 @@ def qeq(
     parameters: CoulombParameters | None = None,
     preconditioner: str = "auto",
     return_info: bool = False,
+    warm_start: QeqWarmStart | None = None,
 ):
     r"""Equilibrated charges (e) and the minimised Qeq energy (eV).
 
@@ -279,6 +303,10 @@ def qeq(
         else ``"jacobi"``), ``"mesh"`` (coarse-mesh Woodbury, see
         :mod:`.preconditioner`) or ``"jacobi"``.
     :param return_info: also return a :class:`QeqInfo`.
+    :param warm_start: a :class:`QeqWarmStart` carried from one call to the next (MD): its
+        charges start the CG solve (unless ``initial_charges`` is given) and its adjoint starts
+        the backward solve; both are replaced by this call's solutions. Any starting point
+        gives the same result to the tolerance; a close one saves iterations.
     :return: ``(charges [N] in e, energy in eV)`` (and ``info``).
     """
     cell, pbc = check_system(positions, cell, pbc, sigma, method if parameters is None else parameters.method)
@@ -323,8 +351,14 @@ def qeq(
         cold = chi0 + (operator(torch.ones_like(chi0)) * (total_charge / n) if total_charge else 0.0)
         scale = float(torch.linalg.norm(cold - cold.mean()))
         operator.scale = scale if scale > 0 else 1.0
+        if initial_charges is None and warm_start is not None and warm_start.charges is not None \
+                and warm_start.charges.shape == (n,):
+            initial_charges = warm_start.charges
         init = None if initial_charges is None else initial_charges.detach().to(chi0.dtype)
         q_star, iterations, residual = operator.solve(-chi0, total_charge, init)
+        if warm_start is not None:
+            warm_start.charges = q_star.detach()
+            operator.warm_start = warm_start
 
     inputs = [positions, chi, hardness, sigma, cell]
     needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)

@@ -132,6 +132,8 @@ class QeqModel(AtomisticModel):
         positions = positions.double()
         cell = cell.double()
         initial = graph.get("initial_charges")
+        # a QeqWarmStart from the calculator (one structure per call): previous charges and adjoint
+        warm_start = graph.get("qeq_warm_start") if graph["num_atoms"].shape[0] == 1 else None
         charges, potentials, energies = [], [], []
         start = 0
         for b, n in enumerate(graph["num_atoms"].tolist()):
@@ -144,6 +146,7 @@ class QeqModel(AtomisticModel):
                 total_charge=float(graph["total_charge"][b]), cell=structure_cell, pbc=pbc,
                 method=self.qeq_method, accuracy=self.qeq_accuracy,
                 initial_charges=None if initial is None else initial[atoms].double(), return_info=True,
+                warm_start=warm_start,
             )
             # Per-atom split e_i = χ_i q_i + ½ J_i q_i² + ½ q_i φ_i, shifted uniformly so that it sums
             # to the solver's energy exactly (that energy has exact first and second derivatives;

@@ -173,6 +173,33 @@ def test_warm_start_reduces_iterations():
     assert abs(float(q1.sum())) < 1e-10
 
 
+def test_warm_start_object_carries_charges_and_adjoint():
+    """A QeqWarmStart passed to successive calls (MD) starts the charge solve and the backward
+    (adjoint) solve from the previous solutions; results agree with cold solves."""
+    from lrcalc.electrostatics import QeqWarmStart
+
+    pos, cell, chi, hardness, sigma = system("p3m", n=64, seed=6)
+    warm = QeqWarmStart()
+    weights = torch.linspace(-1.0, 1.0, len(pos), dtype=DTYPE)  # an energy that depends on q: Σ w_i q_i²
+
+    def forces(positions, warm_start):
+        positions = positions.clone().requires_grad_(True)
+        q, energy = qeq(positions, chi, hardness, sigma, cell=cell, solver="cg", tol=1e-10, warm_start=warm_start)
+        (gradient,) = torch.autograd.grad(energy + (weights * q**2).sum(), positions)
+        return q.detach(), -gradient
+
+    q0, _ = forces(pos, warm)
+    assert warm.charges is not None and warm.adjoint is not None
+    first_adjoint = warm.adjoint.clone()
+    moved = pos + 0.01 * torch.randn(pos.shape, generator=torch.Generator().manual_seed(1), dtype=DTYPE)
+    q1, f1 = forces(moved, warm)
+    q1_cold, f1_cold = forces(moved, None)
+    torch.testing.assert_close(q1, q1_cold, rtol=0, atol=1e-8)
+    torch.testing.assert_close(f1, f1_cold, rtol=0, atol=1e-7)
+    assert not torch.equal(warm.adjoint, first_adjoint)  # replaced by this call's solution
+    torch.testing.assert_close(warm.charges, q1)
+
+
 def test_non_convergence_raises():
     pos, cell, chi, hardness, sigma = system("ewald", n=32, seed=7)
     with pytest.raises(QeqConvergenceError, match="did not converge"):
