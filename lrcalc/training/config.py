@@ -137,6 +137,7 @@ DEFAULTS = {
         "early_stopping_patience": 50,
         "early_stopping_min_delta": 0.0,
         "train_shift_scale": False,
+        "init_model": None,
     },
     "output": {"directory": "run", "progress_bar": True, "plot": True},
 }
@@ -308,6 +309,7 @@ def _check_data(data: dict) -> None:
 
 def _check_training(t: dict) -> None:
     _number("training", "seed", t["seed"], minimum=0, integer=True)
+    _optional_str("training", "init_model", t["init_model"])
     if not isinstance(t["device"], str):
         raise ConfigError(
             f"training.device must be a string such as 'cpu', 'cuda' or 'auto', got {t['device']!r}"

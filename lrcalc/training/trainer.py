@@ -253,6 +253,24 @@ class TrainingRun:
             "energy_scale": float(scale),
         }
 
+    def _initial_model(self, model_cfg: dict):
+        """The model of ``training.init_model`` (checked against the model section), or None."""
+        source = self.config["training"]["init_model"]
+        if source is None:
+            return None
+        from ..config import resolve_config
+        from ..model_file import load_model
+
+        initial = load_model(source)
+        wanted = resolve_config({k: v for k, v in model_cfg.items() if k != "avg_num_neighbors"})
+        ignored = ("seed", "avg_num_neighbors")
+        different = sorted(k for k in set(wanted) | set(initial.config)
+                           if k not in ignored and wanted.get(k) != initial.config.get(k))
+        if different:
+            details = ", ".join(f"{k}: {wanted.get(k)!r} here, {initial.config.get(k)!r} in the file" for k in different)
+            raise ConfigError(f"training.init_model={source!r} has another architecture ({details})")
+        return initial
+
     def _build(self, context: distributed.Context) -> None:
         if self.checkpoint is not None:
             self.statistics = self.checkpoint["statistics"]
@@ -261,11 +279,16 @@ class TrainingRun:
         model_cfg = dict(self.config["model"])
         if model_cfg["avg_num_neighbors"] == "auto":
             model_cfg["avg_num_neighbors"] = self.statistics["avg_num_neighbors"]
+        initial = self._initial_model(model_cfg)
+        if initial is not None:
+            model_cfg["avg_num_neighbors"] = initial.config["avg_num_neighbors"]
         model = build_model(model_cfg)
         with torch.no_grad():
             shifts = self.statistics["energy_shifts"]
             model.energy_shift.copy_(torch.tensor([shifts[s] for s in model.species], dtype=model.dtype))
             model.energy_scale.fill_(self.statistics["energy_scale"])
+            if initial is not None and self.checkpoint is None:
+                model.load_state_dict(initial.state_dict())
         if not self.config["training"]["train_shift_scale"]:
             model.energy_shift.requires_grad_(False)
             model.energy_scale.requires_grad_(False)

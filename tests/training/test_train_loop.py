@@ -187,3 +187,31 @@ def test_charge_loss_with_a_qeq_model(tiny_config, emt_data):
     assert set(result["test_metrics"]) == {"energy", "forces", "stress", "charges"}
     evaluated = evaluate(result["best_model"], emt_data)
     assert set(evaluated["metrics"]) == {"energy", "forces", "stress", "charges"}
+
+
+def test_init_model_continues_from_a_trained_model(tiny_config, tmp_path):
+    """``training.init_model`` starts from a model file's weights: the first validation of the new
+    run is as good as the end of the first run, unlike a start from random weights; another
+    architecture is refused with the keys that differ."""
+    import copy
+
+    tiny_config["training"].update(max_epochs=6, lr_schedule="none", ema_decay=0.0)
+    train(copy.deepcopy(tiny_config), log=None)
+    first_records = _records(tiny_config["output"]["directory"])
+    best = Path(tiny_config["output"]["directory"]) / "best.pt"
+    trained = lrcalc.load_model(best)
+
+    continued = copy.deepcopy(tiny_config)
+    continued["output"]["directory"] = str(tmp_path / "continued")
+    continued["training"].update(init_model=str(best), max_epochs=1, learning_rate=1e-9)
+    train(continued, log=None)
+    records = _records(continued["output"]["directory"])
+    assert records[0]["val_loss"] == pytest.approx(min(r["val_loss"] for r in first_records), rel=1e-6)
+    assert records[0]["val_loss"] < first_records[0]["val_loss"]
+    assert lrcalc.load_model(tmp_path / "continued" / "best.pt").config["avg_num_neighbors"] == trained.config["avg_num_neighbors"]
+
+    other = copy.deepcopy(continued)
+    other["output"]["directory"] = str(tmp_path / "other")
+    other["model"]["num_features"] = continued["model"].get("num_features", 32) * 2
+    with pytest.raises(lrcalc.ConfigError, match="another architecture.*num_features"):
+        train(other, log=None)
