@@ -263,7 +263,8 @@ class TrainingRun:
 
         initial = load_model(source)
         wanted = resolve_config({k: v for k, v in model_cfg.items() if k != "avg_num_neighbors"})
-        ignored = ("seed", "avg_num_neighbors")
+        # numerical settings may differ: they do not change what the weights mean
+        ignored = ("seed", "avg_num_neighbors", "dtype", "qeq_method", "qeq_accuracy", "lorem_method", "lorem_accuracy")
         different = sorted(k for k in set(wanted) | set(initial.config)
                            if k not in ignored and wanted.get(k) != initial.config.get(k))
         if different:
