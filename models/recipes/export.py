@@ -1,6 +1,7 @@
 """Copy a finished training run's best model into models/ with its description.
 
     python models/recipes/export.py bta_cu            # runs/bta_cu/best.pt → models/bta_cu.pt
+    python models/recipes/export.py bta_cu_stage2:bta_cu   # runs/bta_cu_stage2/best.pt → models/bta_cu.pt
 """
 
 import sys
@@ -26,10 +27,12 @@ LICENSES = {
 
 if __name__ == "__main__":
     repo = Path(__file__).resolve().parents[2]
-    for name in sys.argv[1:]:
-        model = lrcalc.load_model(repo / "runs" / name / "best.pt")
+    for argument in sys.argv[1:]:
+        run, _, name = argument.partition(":")
+        name = name or run
+        model = lrcalc.load_model(repo / "runs" / run / "best.pt")
         path = lrcalc.save_model(model, repo / "models" / f"{name}.pt", metadata={
-            "description": DESCRIPTIONS[name], "recipe": f"models/recipes/{name}.yaml",
+            "description": DESCRIPTIONS[name], "recipe": f"models/recipes/{run}.yaml",
             "data_license": LICENSES["dimers" if name.startswith("dimers") else "bta"],
         })
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

@@ -25,8 +25,8 @@ REPO = MODELS_DIR.parent
 
 # name: (recipe, data folder, what it is)
 CARDS = {
-    "bta_cu.pt": ("bta_cu.yaml", "cu_bta", "NequIP-LR (Qeq) model, benzotriazole on Cu(111)"),
-    "bta_cu_sr.pt": ("bta_cu_sr.yaml", "cu_bta", "short-range baseline of bta_cu.pt (same size and cutoff)"),
+    "bta_cu.pt": ("bta_cu_stage2.yaml", "cu_bta", "NequIP-LR (Qeq) model, benzotriazole on Cu(111)"),
+    "bta_cu_sr.pt": ("bta_cu_sr_stage2.yaml", "cu_bta", "short-range baseline of bta_cu.pt (same size and cutoff)"),
     "bta_cu_qeq3.pt": ("bta_cu_qeq3.yaml", "cu_bta", "NequIP-LR (Qeq) model with a 3 Å cutoff"),
     "bta_cu_lorem.pt": ("bta_cu_lorem.yaml", "cu_bta", "LOREM (equivariant charges) model, same size and cutoff"),
     "bta_ion_cu.pt": ("bta_ion_cu.yaml", "cu_bta_ion", "NequIP-LR (Qeq) model, BTA⁻ + H₃O⁺ on Cu(111)"),
@@ -117,6 +117,12 @@ def card(name, rows, args) -> str:
         layers += " interaction layers, "
     split_kind = "fixed split" if recipe["data"].get("split_file") else (
         f"random split (fractions {recipe['data'].get('split_fractions')}, seed {recipe['data'].get('split_seed', 0)})")
+    stages = ""
+    if recipe["training"].get("init_model"):  # a continued run: name its first stage
+        first = recipe_file.replace("_stage2", "")
+        first_epochs = yaml.safe_load((MODELS_DIR / "recipes" / first).read_text())["training"]["max_epochs"]
+        stages = (f"stage 1 `lrcalc train models/recipes/{first}` ({first_epochs} epochs), then stage 2 "
+                  "from its best model: ")
     lines = [f"## `{name}` — {what}", ""]
     lines += [
         f"- **Data**: `../shared/data/{folder}/` ({meta.get('dataset', {}).get('num_frames', '?')} frames, "
@@ -128,7 +134,7 @@ def card(name, rows, args) -> str:
         f"- **Model**: `long_range: {method}`, cutoff {model.config['cutoff']:g} Å, {layers}"
         f"l_max {model.config['l_max']}, {model.config['num_features']} features, "
         f"{model.config['dtype']}, {sum(p.numel() for p in model.parameters())} parameters.",
-        f"- **Training**: `lrcalc train models/recipes/{recipe_file}`; {meta.get('epochs')} epochs (best "
+        f"- **Training**: {stages}`lrcalc train models/recipes/{recipe_file}`; {meta.get('epochs')} epochs (best "
         f"{meta.get('best_epoch')}), {meta.get('training_time_s', 0) / 60:.0f} min on a 2-core x86_64 CPU "
         f"(one thread, shared with other jobs); loss weights energy {recipe['training']['energy_weight']}, "
         f"forces {recipe['training']['forces_weight']}, charges {recipe['training']['charges_weight']}.",
