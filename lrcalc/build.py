@@ -36,6 +36,7 @@ def build_model(config: dict) -> AtomisticModel:
                 radial_mlp_layers=config["radial_mlp_layers"],
                 polynomial_p=config["polynomial_p"],
                 avg_num_neighbors=config["avg_num_neighbors"],
+                total_charge_input=config["total_charge_input"],
             )
         elif config["long_range"] == "qeq":
             from .nn.qeq_model import QeqModel  # imports the electrostatics engine only when needed

@@ -21,6 +21,15 @@ key                         default    meaning
 ``seed``                    0          seed of the weight initialisation
 ==========================  =========  ==========================================================
 
+With ``long_range: "none"`` one more key applies:
+
+==========================  =========  ==========================================================
+``total_charge_input``      False      the structure's total charge Q (``atoms.info["charge"]``)
+                                       enters the atom features next to the species, so one
+                                       model can tell a cation from its neutral molecule (a
+                                       local model still cannot place the charge)
+==========================  =========  ==========================================================
+
 With ``long_range: "qeq"`` (NequIP-LR, :mod:`lrcalc.nn.qeq_model`) ``num_layers`` counts the layers
 before the charge equilibration, and these keys apply (an error with ``"none"``):
 
@@ -101,7 +110,8 @@ LOREM_DEFAULTS = {
     "lorem_method": "auto",
     "lorem_accuracy": 1e-4,
 }
-LONG_RANGE_DEFAULTS = {"none": {}, "qeq": QEQ_DEFAULTS, "lorem": LOREM_DEFAULTS}
+SHORT_RANGE_DEFAULTS = {"total_charge_input": False}
+LONG_RANGE_DEFAULTS = {"none": SHORT_RANGE_DEFAULTS, "qeq": QEQ_DEFAULTS, "lorem": LOREM_DEFAULTS}
 LONG_RANGE_METHODS = tuple(LONG_RANGE_DEFAULTS)
 DTYPES = ("float32", "float64")
 
@@ -201,6 +211,8 @@ def resolve_config(config: dict) -> dict:
     resolved["cutoff"] = float(resolved["cutoff"])
     if method == "qeq":
         _check_qeq(resolved)
+    if method == "none" and not isinstance(resolved["total_charge_input"], bool):
+        raise ConfigError(f"config['total_charge_input'] must be true or false, got {resolved['total_charge_input']!r}")
     if resolved["dtype"] not in DTYPES:
         raise ConfigError(f"config['dtype'] must be one of {DTYPES}, got {resolved['dtype']!r}")
     for key in ("num_layers", "num_features", "num_radial_basis", "radial_mlp_hidden", "radial_mlp_layers"):

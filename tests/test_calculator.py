@@ -103,3 +103,25 @@ def test_accepts_a_model_file_path(small_model, tmp_path):
     path = lrcalc.save_model(small_model, tmp_path / "mine.pt")
     for given in (path, str(path)):
         assert LRCalculator(given).model.config == small_model.config
+
+
+def test_short_range_total_charge_input():
+    """With ``total_charge_input`` a short-range model reads atoms.info["charge"] (a cation and the
+    neutral molecule differ); by default it ignores it; the key does not apply to Qeq models."""
+    from ase.build import molecule
+
+    def energy(model, charge):
+        atoms = molecule("H2O")
+        atoms.info["charge"] = charge
+        atoms.calc = LRCalculator(model)
+        return atoms.get_potential_energy()
+
+    config = {"species": ["H", "O"], "cutoff": 4.0, "num_layers": 1, "num_features": 8, "dtype": "float64"}
+    reading = lrcalc.build_model({**config, "total_charge_input": True})
+    assert abs(energy(reading, 1.0) - energy(reading, 0.0)) > 1e-6
+    ignoring = lrcalc.build_model(config)
+    assert energy(ignoring, 1.0) == energy(ignoring, 0.0)
+    with pytest.raises(lrcalc.ConfigError, match="do not apply to long_range='qeq'"):
+        lrcalc.build_model({**config, "long_range": "qeq", "total_charge_input": True})
+    with pytest.raises(lrcalc.ConfigError, match="total_charge_input"):
+        lrcalc.build_model({**config, "total_charge_input": "yes"})

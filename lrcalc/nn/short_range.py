@@ -81,13 +81,16 @@ class ShortRangeModel(AtomisticModel):
         radial_mlp_layers: int,
         polynomial_p: int,
         avg_num_neighbors: float,
+        total_charge_input: bool = False,
     ):
         super().__init__()
         self.species = list(species)
         self.cutoff = float(cutoff)
+        self.total_charge_input = bool(total_charge_input)
         num_species = len(self.species)
+        num_inputs = num_species + 1 if self.total_charge_input else num_species
         self.environment = LocalEnvironment(cutoff, l_max, num_radial_basis, polynomial_p)
-        self.embedding = o3.Linear(o3.Irreps(f"{num_species}x0e"), o3.Irreps(f"{num_features}x0e"))
+        self.embedding = o3.Linear(o3.Irreps(f"{num_inputs}x0e"), o3.Irreps(f"{num_features}x0e"))
         self.layers, irreps = interaction_stack(
             o3.Irreps(f"{num_features}x0e"),
             num_layers,
@@ -108,7 +111,11 @@ class ShortRangeModel(AtomisticModel):
         species = graph["species"]
         onehot = torch.nn.functional.one_hot(species, len(self.species)).to(positions.dtype)
         edge_sh, edge_radial = self.environment(edge_vectors(positions, cell, graph))
-        h = run_layers(self.layers, self.embedding(onehot), onehot, graph, edge_sh, edge_radial)
+        inputs = onehot
+        if self.total_charge_input:  # Q of the atom's structure (e) next to its species
+            total_charge = graph["total_charge"][graph["batch"]].to(onehot.dtype).unsqueeze(-1)
+            inputs = torch.cat([onehot, total_charge], dim=-1)
+        h = run_layers(self.layers, self.embedding(inputs), onehot, graph, edge_sh, edge_radial)
         return h, onehot
 
     def per_atom(self, graph, positions, cell):
