@@ -71,6 +71,13 @@ key                            default       meaning
 ``early_stopping_min_delta``   0.0           an improvement smaller than this does not count
 ``train_shift_scale``          false         also optimise the per-species energy shifts and scales
                                              (they are always initialised from the training data)
+``init_model``                 ``null``      start from the weights of this model file (a path or a
+                                             shipped model's name) instead of random ones: further
+                                             training or fine-tuning. The ``model`` section must
+                                             describe the same architecture (all keys but ``seed``,
+                                             ``dtype``, the Coulomb method/accuracy keys and
+                                             ``avg_num_neighbors``, which comes from the file); the
+                                             file's energy shifts and scales are kept
 =============================  ============  ==================================================
 
 ``output``:
