@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from .config import resolve_config
@@ -9,6 +11,22 @@ from .nn.base import AtomisticModel
 from .nn.short_range import ShortRangeModel
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def model_class_for(long_range: str) -> type[AtomisticModel]:
+    """The model class of a ``long_range`` method (long-range models import the electrostatics
+    engine only when needed)."""
+    if long_range == "none":
+        return ShortRangeModel
+    if long_range == "qeq":
+        from .nn.qeq_model import QeqModel
+
+        return QeqModel
+    if long_range == "lorem":
+        from .nn.lorem_model import LoremModel
+
+        return LoremModel
+    raise AssertionError(long_range)  # resolve_config only admits implemented methods
 
 
 def build_model(config: dict) -> AtomisticModel:
@@ -23,47 +41,10 @@ def build_model(config: dict) -> AtomisticModel:
     config = resolve_config(config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config["seed"])
-        if config["long_range"] == "none":
-            model = ShortRangeModel(
-                species=config["species"],
-                cutoff=config["cutoff"],
-                num_layers=config["num_layers"],
-                l_max=config["l_max"],
-                num_features=config["num_features"],
-                parity=config["parity"],
-                num_radial_basis=config["num_radial_basis"],
-                radial_mlp_hidden=config["radial_mlp_hidden"],
-                radial_mlp_layers=config["radial_mlp_layers"],
-                polynomial_p=config["polynomial_p"],
-                avg_num_neighbors=config["avg_num_neighbors"],
-                total_charge_input=config["total_charge_input"],
-            )
-        elif config["long_range"] == "qeq":
-            from .nn.qeq_model import QeqModel  # imports the electrostatics engine only when needed
-
-            model = QeqModel(
-                **{key: config[key] for key in (
-                    "species", "cutoff", "num_layers", "num_layers_feedback", "l_max", "num_features",
-                    "parity", "num_radial_basis", "radial_mlp_hidden", "radial_mlp_layers",
-                    "polynomial_p", "avg_num_neighbors", "charge_feedback", "learn_sigma",
-                    "hardness_init", "charge_embedding_size", "charge_embedding_max", "qeq_method",
-                    "qeq_accuracy",
-                )}
-            )
-        elif config["long_range"] == "lorem":
-            from .nn.lorem_model import LoremModel  # imports the electrostatics engine only when needed
-
-            model = LoremModel(
-                **{key: config[key] for key in (
-                    "species", "cutoff", "num_layers", "l_max", "num_features", "parity",
-                    "num_radial_basis", "radial_mlp_hidden", "radial_mlp_layers", "polynomial_p",
-                    "avg_num_neighbors", "num_lr_steps", "lorem_l_max", "lorem_channels",
-                    "lorem_sigma", "lorem_coulomb", "total_charge_input", "lorem_method",
-                    "lorem_accuracy",
-                )}
-            )
-        else:  # resolve_config only admits implemented methods
-            raise AssertionError(config["long_range"])
+        model_class = model_class_for(config["long_range"])
+        # every constructor argument is a config key of the same name
+        arguments = inspect.signature(model_class.__init__).parameters
+        model = model_class(**{key: config[key] for key in arguments if key != "self"})
     model.config = config
     model.metadata = {}
     return model.to(DTYPES[config["dtype"]])
