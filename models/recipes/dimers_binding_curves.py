@@ -35,6 +35,7 @@ def dimer_frames():
     for file in files:
         frames = read(file, index=":")
         for atoms in frames:
+            atoms.info["reference_energy"] = atoms.get_potential_energy()  # before pbc changes
             atoms.pbc = False
             atoms.info["charge"] = float(atoms.info["chargeA"] + atoms.info["chargeB"])
         dimers.append((Path(file).stem, frames, list(range(start, start + len(frames)))))
@@ -73,7 +74,7 @@ def main():
         distance = np.array([atoms.info["distance"] for atoms in frames])
         order = np.argsort(distance)
         far = int(np.argmax(distance))
-        reference = np.array([atoms.info["energy"] for atoms in frames])
+        reference = np.array([atoms.info["reference_energy"] for atoms in frames])
         reference = (reference - reference[far]) * 1000
         ax.plot(distance[order], reference[order], "k-", lw=2, label="DFT reference")
         cells = []
