@@ -62,6 +62,22 @@ def md_system(folder):
     return bta_on_cu111(), "the 46-atom slab"  # every slab model knows its elements
 
 
+def evaluation_speed(model, calls: int, atoms) -> float:
+    """Energy + forces evaluations per second, each after a small random displacement."""
+    from lrcalc import LRCalculator
+
+    calc = LRCalculator(model)
+    rng = np.random.default_rng(0)
+    atoms = atoms.copy()
+    for _ in range(3):  # warm-up
+        calc.calculate(atoms, ["energy", "forces"], ["positions"])
+    start = time.perf_counter()
+    for _ in range(calls):
+        atoms.positions += rng.normal(scale=1e-3, size=atoms.positions.shape)
+        calc.calculate(atoms, ["energy", "forces"], ["positions"])
+    return calls / (time.perf_counter() - start)
+
+
 def md_speed(model, steps: int, atoms) -> float:
     from lrcalc import LRCalculator, md
 
@@ -105,7 +121,10 @@ def card(name, rows, args) -> str:
     result = evaluate(model, data_path, indices=test)
     metrics = result["metrics"]
     system, system_name = md_system(folder)
-    speed = md_speed(model, args.md_steps, system)
+    dimers = folder.startswith("cace-lr-fit")
+    # the dimers models know rigid molecules only (the data are distance scans): MD breaks them
+    # apart within 100 steps, so their speed is given per evaluation
+    speed = (evaluation_speed if dimers else md_speed)(model, args.md_steps, system)
     method = model.config["long_range"]
     layers = f"{model.config['num_layers']}"
     if method == "qeq":
@@ -117,7 +136,7 @@ def card(name, rows, args) -> str:
         layers += " interaction layers, "
     split_kind = "fixed split" if recipe["data"].get("split_file") else (
         f"random split (fractions {recipe['data'].get('split_fractions')}, seed {recipe['data'].get('split_seed', 0)})")
-    stages = ""
+    stages, first_epochs = "", 0
     if recipe["training"].get("init_model"):  # a continued run: name its first stage
         first = recipe_file.replace("_stage2", "")
         first_epochs = yaml.safe_load((MODELS_DIR / "recipes" / first).read_text())["training"]["max_epochs"]
@@ -137,7 +156,7 @@ def card(name, rows, args) -> str:
         f"- **Training**: {stages}`lrcalc train models/recipes/{recipe_file}`; {meta.get('epochs')} epochs (best "
         f"{meta.get('best_epoch')}), {meta.get('training_time_s', 0) / 60:.0f} min on a 2-core x86_64 CPU "
         f"(one thread, shared with other jobs); loss weights energy {recipe['training']['energy_weight']}, "
-        f"forces {recipe['training']['forces_weight']}, charges {recipe['training']['charges_weight']}.",
+        f"forces {recipe['training']['forces_weight']}, charges {recipe['training'].get('charges_weight', 0.0)}.",
         "",
         "| test split (lrcalc evaluate) | RMSE | MAE |",
         "|---|---|---|",
@@ -149,7 +168,7 @@ def card(name, rows, args) -> str:
     lines.append("")
     row = {"name": name, "cutoff": model.config["cutoff"], "method": method, "family": folder,
            "E": metrics["energy"]["rmse"] * 1000, "F": metrics["forces"]["rmse"] * 1000, "speed": speed,
-           "system": system_name}
+           "system": system_name, "epochs": (meta.get("epochs") or 0) + (first_epochs if stages else 0)}
     if method == "qeq" and not folder.startswith("cace-lr-fit"):
         r, rmse, rmse_flipped = charge_correlations(model, data_path, result.get("indices") or
                                                     meta["split"]["test"], recipe["data"].get("pbc"))
@@ -157,9 +176,15 @@ def card(name, rows, args) -> str:
                      f"the predicted charges correlate with r = {r:+.3f} (RMSE {rmse * 1000:.1f} me; against "
                      f"the sign-flipped reference {rmse_flipped * 1000:.1f} me).")
         lines.append("")
-    lines.append(f"MD speed: {speed:.1f} Langevin steps/s for {system_name} (energy, forces"
-                 + (", stress" if system.pbc.any() else "") + (", charges" if "charges" in metrics or method == "qeq" else "")
-                 + f"; one process, {torch.get_num_threads()} threads).")
+    if dimers:
+        lines.append(f"Speed: {speed:.1f} evaluations/s (energy and forces) of {system_name}; one process, "
+                     f"{torch.get_num_threads()} threads. Not an MD model: the training data are distance "
+                     "scans of rigid molecules, and Langevin MD of the CC dimer at 300 K pushed an H atom "
+                     "onto an N atom within 100 steps (measured with dimers_sr.pt).")
+    else:
+        lines.append(f"MD speed: {speed:.1f} Langevin steps/s for {system_name} (energy, forces"
+                     + (", stress" if system.pbc.any() else "") + (", charges" if method == "qeq" else "")
+                     + f"; one process, {torch.get_num_threads()} threads).")
     lines.append("")
     if folder.startswith("cace-lr-fit"):
         lines.append("Binding curves of every dimer against the reference: `models/dimers_binding_curves.png` "
@@ -170,6 +195,42 @@ def card(name, rows, args) -> str:
                      "coverage) carry an unknown offset; differences at fixed composition are what the model knows.")
     rows.append(row)
     return "\n".join(lines) + "\n"
+
+
+#: force standard deviation of each data set (eV/Å), from its SOURCE.md
+FORCE_STD = {"cu_bta": 0.52, "cu_bta_ion": 0.53}
+
+
+def findings(family, members) -> list[str]:
+    """The seed paper's comparisons, stated from the measured rows."""
+    by_name = {row["name"]: row for row in members}
+    lines = []
+
+    def compare(a, b, claim):
+        if a in by_name and b in by_name:
+            fa, fb = by_name[a]["F"], by_name[b]["F"]
+            verdict = "yes" if fa <= fb else "no"
+            lines.append(f"- {claim}: **{verdict}** — `{a}` {fa:.1f} meV/Å against `{b}` {fb:.1f} meV/Å.")
+
+    if family == "cu_bta":
+        compare("bta_cu.pt", "bta_cu_sr.pt", "Qeq beats short range at the same cutoff (5 Å) in force RMSE")
+        compare("bta_cu_qeq3.pt", "bta_cu_sr.pt", "The 3 Å Qeq model is at least as accurate as the 5 Å short-range model")
+        compare("bta_cu_lorem.pt", "bta_cu_sr.pt", "LOREM beats short range at the same cutoff")
+    if family == "cu_bta_ion":
+        compare("bta_ion_cu.pt", "bta_ion_cu_sr.pt", "Qeq beats short range at the same cutoff (5 Å) in force RMSE")
+    if family.startswith("cace-lr-fit"):
+        compare("dimers_qeq.pt", "dimers_sr.pt", "Qeq beats short range in force RMSE")
+        compare("dimers_lorem.pt", "dimers_sr.pt", "LOREM beats short range in force RMSE")
+    epochs = sorted({row["epochs"] for row in members})
+    if len(epochs) > 1:
+        lines.append("- Training lengths differ: " + ", ".join(f"`{row['name']}` {row['epochs']} epochs" for row in members)
+                     + " (each card says how).")
+    if family in FORCE_STD:
+        aim = 0.05 * FORCE_STD[family] * 1000
+        met = [f"`{row['name']}`" for row in members if row["F"] < aim]
+        lines.append(f"- Force RMSE below 5 % of the test set's force standard deviation ({FORCE_STD[family]} eV/Å, "
+                     f"so {aim:.1f} meV/Å): {', '.join(met) if met else 'no model'}.")
+    return lines + [""] if lines else []
 
 
 def main():
@@ -204,12 +265,17 @@ def main():
         if not members:
             continue
         header += [f"## Comparison: {title}", "",
-                   "| model | method | cutoff (Å) | energy RMSE (meV/atom) | force RMSE (meV/Å) | MD steps/s |",
+                   "| model | method | cutoff (Å) | energy RMSE (meV/atom) | force RMSE (meV/Å) | speed (1/s) |",
                    "|---|---|---|---|---|---|"]
         for row in members:
             header.append(f"| `{row['name']}` | {row['method']} | {row['cutoff']:g} | {row['E']:.2f} | "
                           f"{row['F']:.1f} | {row['speed']:.1f} |")
-        header += ["", f"MD steps/s on {members[0]['system']}.", ""]
+        speed_unit = "evaluations/s" if family.startswith("cace-lr-fit") else "MD steps/s"
+        header += ["", f"Speed: {speed_unit} on {members[0]['system']}.", ""]
+        header += findings(family, members)
+    study = MODELS_DIR / "size_study.md"
+    if study.is_file():  # python models/recipes/size_study.py report > models/size_study.md
+        header += ["## How the size was chosen", "", study.read_text().strip(), ""]
     text = "\n".join(header) + "\n\n" + "\n".join(sections)
     (MODELS_DIR / "README.md").write_text(text)
     print(text)
