@@ -141,7 +141,8 @@ class _HardnessOperator:
 
     def __call__(self, q):
         h = self.hardness if q.dim() == 1 else self.hardness.unsqueeze(-1)
-        return self.coulomb(q) + h * q
+        with torch.no_grad():  # detached even inside a backward pass that builds a graph
+            return self.coulomb(q) + h * q
 
     def _precondition(self, r):
         z = self.preconditioner(r)
@@ -330,10 +331,18 @@ def qeq(
     def detach(t):
         return None if t is None else t.detach()
 
+    inputs = [positions, chi, hardness, sigma, cell]
+    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
+    if needs_grad:
+        # one operator serves both: applied under no_grad by the solver, differentiably below
+        coulomb = CoulombOperator(positions, cell, pbc, sigma, method, accuracy, parameters)
+    else:
+        with torch.no_grad():
+            coulomb = CoulombOperator(
+                detach(positions), detach(cell), pbc, detach(sigma), method, accuracy, parameters
+            )
+
     with torch.no_grad():
-        coulomb = CoulombOperator(
-            detach(positions), detach(cell), pbc, detach(sigma), method, accuracy, parameters
-        )
         chi0, hard0 = chi.detach(), hardness.detach()
         operator = _HardnessOperator(
             coulomb,
@@ -360,13 +369,8 @@ def qeq(
             warm_start.charges = q_star.detach()
             operator.warm_start = warm_start
 
-    inputs = [positions, chi, hardness, sigma, cell]
-    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
     if needs_grad:
-        differentiable = CoulombOperator(
-            positions, cell, pbc, sigma, parameters=coulomb.parameters, pairs=coulomb.pairs
-        )
-        phi = differentiable(q_star)
+        phi = coulomb(q_star)
         gradient = chi + hardness * q_star + phi
         r = -(gradient - gradient.mean())
         delta = _NewtonCorrection.apply(r, operator)
