@@ -130,25 +130,21 @@ class _LayerCorrection:
         k_len = torch.linalg.norm(k, dim=-1)
         zc = (z - 0.5 * (z.max() + z.min())).unsqueeze(-1)
         phase = positions @ k.T  # k·ρ (k has no normal component)
-        self.cos, self.sin = torch.cos(phase), torch.sin(phase)
-        self.grow, self.decay = torch.exp(k_len * zc), torch.exp(-k_len * zc)
+        cos, sin = torch.cos(phase), torch.sin(phase)
+        grow, decay = torch.exp(k_len * zc), torch.exp(-k_len * zc)
+        # [N, 4K] blocks: Re and Im of e^{ik·ρ} e^{+kz}, then of e^{ik·ρ} e^{-kz}
+        self.basis = torch.cat([cos * grow, sin * grow, cos * decay, sin * decay], dim=-1)
         # both ±k: factor 2; 2π/(A k); 2/(e^{kL} - 1) = 2 e^{-kL}/(1 - e^{-kL})
-        self.weight = 2.0 * (2.0 * math.pi / (area * k_len)) * 2.0 / torch.expm1(k_len * height)
+        weight = 2.0 * (2.0 * math.pi / (area * k_len)) * 2.0 / torch.expm1(k_len * height)
+        self.weight = weight.repeat(4).unsqueeze(-1)
+        self.num_modes = k.shape[0]
 
     def __call__(self, charges: torch.Tensor) -> torch.Tensor:
         if self.empty:
             return torch.zeros_like(charges)
-        dtype = charges.dtype
-        cos, sin = self.cos.to(dtype), self.sin.to(dtype)
-        grow, decay = self.grow.to(dtype), self.decay.to(dtype)
-        weight = self.weight.to(dtype)
-
-        def structure_factor(envelope):  # [K, C] real and imaginary parts of Σ_j q_j e^{ik·ρ_j} envelope_j
-            return (cos * envelope).T @ charges, (sin * envelope).T @ charges
-
-        plus_re, plus_im = structure_factor(grow)
-        minus_re, minus_im = structure_factor(decay)
-        w = weight.unsqueeze(-1)
+        basis = self.basis.to(charges.dtype)
+        factors = basis.T @ charges  # [4K, C]: S⁺_re, S⁺_im, S⁻_re, S⁻_im
+        half = 2 * self.num_modes
+        swapped = torch.cat([factors[half:], factors[:half]])  # each e^{±kz_i} pairs with S^∓
         # ½ Re[e^{ik·ρ_i} e^{k z_i} conj(S⁻)] = ½ e^{k z_i} (cos_i S⁻_re + sin_i S⁻_im), and likewise
-        return 0.5 * ((cos * grow) @ (w * minus_re) + (sin * grow) @ (w * minus_im)
-                      + (cos * decay) @ (w * plus_re) + (sin * decay) @ (w * plus_im))
+        return 0.5 * basis @ (self.weight.to(charges.dtype) * swapped)
