@@ -133,7 +133,9 @@ def test_energy_invariant_forces_and_stress_equivariant(lorem_model, name, matri
     assert abs(result["energy"] - reference["energy"]) < 1e-10 * abs(reference["energy"])
     scale = np.abs(reference["forces"]).max()
     assert scale > 1e-3
-    np.testing.assert_allclose(result["forces"], reference["forces"] @ matrix.T, rtol=0, atol=1e-10 * scale)
+    # 1e-9 eV/Å absolute: the rounding of the float64 Coulomb sums of a rotated slab (its layer
+    # correction holds terms up to e^{k t/2}) shows at a few 1e-10 eV/Å
+    np.testing.assert_allclose(result["forces"], reference["forces"] @ matrix.T, rtol=0, atol=1e-10 * scale + 1e-9)
     np.testing.assert_allclose(result["charges"], reference["charges"], rtol=0, atol=1e-10)
     if "stress" in reference:
         expected = matrix @ reference["stress"] @ matrix.T

@@ -49,10 +49,7 @@ from e3nn import o3
 from torch import nn
 
 from ..electrostatics import COULOMB_CONSTANT, CoulombOperator
-from ..graph import edge_vectors
-from .base import AtomisticModel
-from .interaction import hidden_irreps
-from .short_range import LocalEnvironment, ScalarReadout, interaction_stack, run_layers
+from .short_range import ShortRangeModel
 
 
 def natural_irreps(channels: int, l_max: int) -> o3.Irreps:
@@ -157,9 +154,11 @@ class TotalChargeConstrainedCharges(nn.Module):
         return (raw - structure_mean(raw, graph)).squeeze(-1) + mean_total
 
 
-class LoremModel(AtomisticModel):
-    """Local message passing, then ``num_lr_steps`` long-range messages of equivariant charges; see
-    the module docstring and :mod:`lrcalc.config` for the hyperparameters."""
+class LoremModel(ShortRangeModel):
+    """The short-range model's local block (with its embedding, optional total-charge input,
+    readout and per-species scale and shift), then ``num_lr_steps`` long-range messages of
+    equivariant charges before the readout; see the module docstring and :mod:`lrcalc.config` for
+    the hyperparameters."""
 
     def __init__(
         self,
@@ -183,50 +182,22 @@ class LoremModel(AtomisticModel):
         lorem_method: str,
         lorem_accuracy: float,
     ):
-        super().__init__()
-        self.species = list(species)
-        self.cutoff = float(cutoff)
-        self.total_charge_input = bool(total_charge_input)
+        super().__init__(
+            species, cutoff, num_layers, l_max, num_features, parity, num_radial_basis,
+            radial_mlp_hidden, radial_mlp_layers, polynomial_p, avg_num_neighbors, total_charge_input,
+        )
         self.sigma = float(lorem_sigma)
         self.coulomb_method = lorem_method
         self.coulomb_accuracy = float(lorem_accuracy)
-        num_species = len(self.species)
-        self.environment = LocalEnvironment(cutoff, l_max, num_radial_basis, polynomial_p)
-        num_inputs = num_species + 1 if self.total_charge_input else num_species
-        self.embedding = o3.Linear(o3.Irreps(f"{num_inputs}x0e"), o3.Irreps(f"{num_features}x0e"))
-        self.layers, irreps = interaction_stack(
-            o3.Irreps(f"{num_features}x0e"),
-            num_layers,
-            hidden_irreps(num_features, l_max, parity),
-            self.environment.irreps_sh,
-            num_species,
-            num_radial_basis,
-            radial_mlp_hidden,
-            radial_mlp_layers,
-            avg_num_neighbors,
-        )
+        irreps = self.irreps_features
         self.lr_steps = nn.ModuleList(
             LongRangeStep(irreps, lorem_channels, lorem_l_max, num_features) for _ in range(num_lr_steps)
         )
         self.charges = TotalChargeConstrainedCharges(irreps) if lorem_coulomb else None
-        self.readout = ScalarReadout(irreps, max(num_features // 2, 1))
-        self.energy_scale = nn.Parameter(torch.ones(num_species))
-        self.energy_shift = nn.Parameter(torch.zeros(num_species))
-
-    def node_inputs(self, graph, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """Species one-hot [N, S], and the embedding's input: the one-hot with the total charge of
-        the atom's structure (e) appended when ``total_charge_input``."""
-        onehot = nn.functional.one_hot(graph["species"], len(self.species)).to(dtype)
-        if not self.total_charge_input:
-            return onehot, onehot
-        total_charge = graph["total_charge"][graph["batch"]].to(dtype).unsqueeze(-1)
-        return onehot, torch.cat([onehot, total_charge], dim=-1)
 
     def local_features(self, graph, positions, cell) -> torch.Tensor:
         """h_i [N, irreps dim] of the local block, before any long-range step."""
-        onehot, inputs = self.node_inputs(graph, positions.dtype)
-        edge_sh, edge_radial = self.environment(edge_vectors(positions, cell, graph))
-        return run_layers(self.layers, self.embedding(inputs), onehot, graph, edge_sh, edge_radial)
+        return self.features(graph, positions, cell)[0]
 
     def per_atom(self, graph, positions, cell):
         species = graph["species"]

@@ -102,6 +102,7 @@ class ShortRangeModel(AtomisticModel):
             radial_mlp_layers,
             avg_num_neighbors,
         )
+        self.irreps_features = irreps
         self.readout = ScalarReadout(irreps, max(num_features // 2, 1))
         self.energy_scale = nn.Parameter(torch.ones(num_species))
         self.energy_shift = nn.Parameter(torch.zeros(num_species))
