@@ -58,6 +58,13 @@ def _evaluate(args) -> int:
     return 0
 
 
+def trainable_parameters(config: dict) -> int:
+    """Number of trainable parameters of a model built from ``config`` (buffers excluded)."""
+    from .build import build_model
+
+    return sum(p.numel() for p in build_model(config).parameters())
+
+
 def model_summary(path, payload) -> dict:
     """Key numbers of a model file for ``lrcalc models``: method, cutoff, size and test errors."""
     config, metadata = payload["config"], payload["metadata"]
@@ -71,7 +78,7 @@ def model_summary(path, payload) -> dict:
         "cutoff": config["cutoff"],
         "species": " ".join(config["species"]),
         "dtype": config["dtype"],
-        "parameters": sum(t.numel() for t in payload["state_dict"].values()),
+        "parameters": trainable_parameters(config),
         "energy_rmse_meV_atom": error("energy", 1000),
         "forces_rmse_meV_A": error("forces", 1000),
         "charges_rmse_me": error("charges", 1000),
