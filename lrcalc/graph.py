@@ -193,3 +193,14 @@ def edge_vectors(
     edge_cell = cell[graph["batch"][i]]
     offsets = torch.einsum("ek,ekx->ex", graph["cell_shifts"], edge_cell)
     return positions[j] - positions[i] + offsets
+
+
+def structures(graph: dict[str, torch.Tensor], cell: torch.Tensor):
+    """The structures of a batched graph, one at a time: ``(b, atoms, pbc, structure_cell)`` with
+    ``atoms`` the slice of its atoms, ``pbc`` three booleans and ``structure_cell`` its [3, 3] cell
+    (Å) from ``cell`` [B, 3, 3], or ``None`` when it is not periodic (a molecule)."""
+    start = 0
+    for b, n in enumerate(graph["num_atoms"].tolist()):
+        pbc = tuple(bool(p) for p in graph["pbc"][b])
+        yield b, slice(start, start + n), pbc, (cell[b] if any(pbc) else None)
+        start += n

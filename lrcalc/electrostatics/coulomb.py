@@ -45,8 +45,6 @@ class CoulombOperator:
     :param accuracy: relative accuracy for :func:`~.tuning.tune`.
     :param parameters: frozen :class:`~.tuning.CoulombParameters` (overrides ``method``
         and ``accuracy``); use them for smooth NPT dynamics.
-    :param pairs: a :class:`~.neighbors.PairList` from an earlier operator on the same
-        geometry (skips the neighbour search).
     """
 
     def __init__(
@@ -58,7 +56,6 @@ class CoulombOperator:
         method: str = "auto",
         accuracy: float = 1e-6,
         parameters: CoulombParameters | None = None,
-        pairs=None,
     ):
         if parameters is not None:
             method = parameters.method
@@ -74,7 +71,6 @@ class CoulombOperator:
         self.parts = []
         self.slab = None
         self.background = None
-        self.pairs = None
         if method == "direct":
             self.parts.append(DirectSum(positions, sigma))
             return
@@ -84,9 +80,7 @@ class CoulombOperator:
             cell = self.slab.cell
             pbc = (True, True, True)
         if parameters.cutoff > 0:
-            if pairs is None:
-                pairs = build_pair_list(positions, cell, pbc, parameters.cutoff)
-            self.pairs = pairs
+            pairs = build_pair_list(positions, cell, pbc, parameters.cutoff)
             self.parts.append(RealSpaceSum(pairs, positions, cell, sigma, smearing))
         if method == "ewald":
             self.parts.append(EwaldKSpace(positions, cell, smearing, parameters.k_max))

@@ -333,14 +333,8 @@ def qeq(
 
     inputs = [positions, chi, hardness, sigma, cell]
     needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
-    if needs_grad:
-        # one operator serves both: applied under no_grad by the solver, differentiably below
-        coulomb = CoulombOperator(positions, cell, pbc, sigma, method, accuracy, parameters)
-    else:
-        with torch.no_grad():
-            coulomb = CoulombOperator(
-                detach(positions), detach(cell), pbc, detach(sigma), method, accuracy, parameters
-            )
+    # one operator serves both: applied under no_grad by the solver, differentiably below
+    coulomb = CoulombOperator(positions, cell, pbc, sigma, method, accuracy, parameters)
 
     with torch.no_grad():
         chi0, hard0 = chi.detach(), hardness.detach()
@@ -369,8 +363,8 @@ def qeq(
             warm_start.charges = q_star.detach()
             operator.warm_start = warm_start
 
+    phi = coulomb(q_star)
     if needs_grad:
-        phi = coulomb(q_star)
         gradient = chi + hardness * q_star + phi
         r = -(gradient - gradient.mean())
         delta = _NewtonCorrection.apply(r, operator)
@@ -378,7 +372,6 @@ def qeq(
         lagrangian = (chi * q_star).sum() + 0.5 * (hardness * q_star**2).sum() + 0.5 * (q_star * phi).sum()
         energy = lagrangian - 0.5 * (r * delta).sum()
     else:
-        phi = coulomb(q_star)
         charges = q_star
         energy = (chi0 * q_star).sum() + 0.5 * (hard0 * q_star**2).sum() + 0.5 * (q_star * phi).sum()
     if return_info:

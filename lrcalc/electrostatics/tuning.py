@@ -175,7 +175,7 @@ def tune(
         # and autograd treats the parameters as constants): it depends on the in-plane cell and
         # on the widest Gaussian pair, which must act as point charges across the gap.
         vacuum = _slab_gap(cell, pbc, math.sqrt(2.0) * x * s_max, accuracy)
-        layer_k_max = math.log(1.0 / (TRUNCATION_SAFETY * accuracy)) / vacuum
+        layer_k_max = _image_decay(accuracy) / vacuum
     return CoulombParameters(
         method=method,
         smearing=smearing,
@@ -187,11 +187,15 @@ def tune(
     )
 
 
-def _slab_gap(cell: torch.Tensor, pbc, cutoff: float, accuracy: float) -> float:
+def _image_decay(accuracy: float) -> float:
+    """ln(10/ε): the exponent k·g at which a slab image term e^{-k g} is cut (see the module)."""
+    return math.log(1.0 / (TRUNCATION_SAFETY * accuracy))
+
+
+def _slab_gap(cell: torch.Tensor, pbc, minimum: float, accuracy: float) -> float:
     axes = [a for a in range(3) if pbc[a]]
     area = float(torch.linalg.norm(torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()))
-    decay = math.log(1.0 / (TRUNCATION_SAFETY * accuracy))
-    return max(cutoff, decay * math.sqrt(area / (4.0 * math.pi * LAYER_MODES)))
+    return max(minimum, _image_decay(accuracy) * math.sqrt(area / (4.0 * math.pi * LAYER_MODES)))
 
 
 def _slab_volume_estimate(positions, cell, pbc, accuracy) -> float:

@@ -49,6 +49,7 @@ from e3nn import o3
 from torch import nn
 
 from ..electrostatics import COULOMB_CONSTANT, CoulombOperator
+from ..graph import structures
 from .short_range import ShortRangeModel
 
 
@@ -102,16 +103,12 @@ class StructureCoulomb:
     def __init__(self, graph, positions, cell, sigma: float, method: str, accuracy: float):
         positions, cell = positions.double(), cell.double()
         self.slices, self.operators = [], []
-        start = 0
-        for b, n in enumerate(graph["num_atoms"].tolist()):
-            atoms = slice(start, start + n)
-            start += n
-            pbc = tuple(bool(p) for p in graph["pbc"][b])
-            widths = torch.full((n,), float(sigma), dtype=torch.float64, device=positions.device)
+        for _, atoms, pbc, structure_cell in structures(graph, cell):
+            structure_positions = positions[atoms]
+            widths = torch.full((len(structure_positions),), float(sigma), dtype=torch.float64, device=positions.device)
             self.slices.append(atoms)
-            structure_cell = cell[b] if any(pbc) else None
             self.operators.append(
-                CoulombOperator(positions[atoms], structure_cell, pbc, widths, method=method, accuracy=accuracy)
+                CoulombOperator(structure_positions, structure_cell, pbc, widths, method=method, accuracy=accuracy)
             )
 
     def __call__(self, charges: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from e3nn import o3
 from torch import nn
 
 from ..electrostatics import qeq
-from ..graph import edge_vectors
+from ..graph import edge_vectors, structures
 from .base import AtomisticModel
 from .interaction import hidden_irreps
 from .short_range import LocalEnvironment, ScalarReadout, interaction_stack, run_layers
@@ -131,28 +131,21 @@ class QeqModel(AtomisticModel):
         chi = chi.double()
         positions = positions.double()
         cell = cell.double()
-        initial = graph.get("initial_charges")
         # a QeqWarmStart from the calculator (one structure per call): previous charges and adjoint
         warm_start = graph.get("qeq_warm_start") if graph["num_atoms"].shape[0] == 1 else None
         charges, potentials, energies = [], [], []
-        start = 0
-        for b, n in enumerate(graph["num_atoms"].tolist()):
-            atoms = slice(start, start + n)
-            start += n
-            pbc = tuple(bool(p) for p in graph["pbc"][b])
-            structure_cell = cell[b] if any(pbc) else None
+        for b, atoms, pbc, structure_cell in structures(graph, cell):
             q, energy, info = qeq(
                 positions[atoms], chi[atoms], hardness[atoms], sigma[atoms],
                 total_charge=float(graph["total_charge"][b]), cell=structure_cell, pbc=pbc,
-                method=self.qeq_method, accuracy=self.qeq_accuracy,
-                initial_charges=None if initial is None else initial[atoms].double(), return_info=True,
+                method=self.qeq_method, accuracy=self.qeq_accuracy, return_info=True,
                 warm_start=warm_start,
             )
             # Per-atom split e_i = χ_i q_i + ½ J_i q_i² + ½ q_i φ_i, shifted uniformly so that it sums
             # to the solver's energy exactly (that energy has exact first and second derivatives;
             # the split differs from it only at the order of the solver's residual).
             split = chi[atoms] * q + 0.5 * hardness[atoms] * q**2 + 0.5 * q * info.potential
-            energies.append(split + (energy - split.sum()) / n)
+            energies.append(split + (energy - split.sum()) / len(q))
             charges.append(q)
             potentials.append(info.potential)
         return torch.cat(charges), torch.cat(potentials), torch.cat(energies)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
-import time
 from pathlib import Path
 
 import yaml
@@ -44,21 +42,12 @@ def train_all(epochs: int) -> None:
         train(config, resume=True, progress=False, stop_after_epochs=epochs)
 
 
-def md_speed(model, steps: int = 60) -> float:
-    from lrcalc import LRCalculator, md
-    from lrcalc.structures import bta_on_cu111
-
-    atoms = bta_on_cu111()
-    atoms.calc = LRCalculator(model)
-    md.run(atoms, "langevin", 300, 0.5, 5, trajectory=os.devnull, logfile=None, progress=False)
-    start = time.perf_counter()
-    md.run(atoms, "langevin", 300, 0.5, steps, trajectory=os.devnull, logfile=None, interval=steps, progress=False)
-    return steps / (time.perf_counter() - start)
-
-
 def report(epochs: int) -> None:
+    from make_cards import md_speed  # the cards' MD speed measurement (same folder)
+
     import lrcalc
     from lrcalc.allocator import tune_allocator
+    from lrcalc.structures import bta_on_cu111
 
     tune_allocator()
     print(f"| features | l_max | parameters (SR) | val force RMSE at epoch {epochs} (meV/Å) | "
@@ -73,7 +62,7 @@ def report(epochs: int) -> None:
         qeq = lrcalc.build_model(common | {"long_range": "qeq", "num_layers": 2, "num_layers_feedback": 1})
         force = "—" if record is None else f"{record['val_forces_rmse'] * 1000:.1f}"
         print(f"| {features} | {l_max} | {sum(p.numel() for p in short_range.parameters())} | {force} | "
-              f"{md_speed(short_range):.1f} | {md_speed(qeq):.1f} |", flush=True)
+              f"{md_speed(short_range, 60, bta_on_cu111()):.1f} | {md_speed(qeq, 60, bta_on_cu111()):.1f} |", flush=True)
 
 
 def main():
