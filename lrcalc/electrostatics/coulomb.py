@@ -71,6 +71,7 @@ class CoulombOperator:
         self.parts = []
         self.slab = None
         self.background = None
+        self.on_site = None
         if method == "direct":
             self.parts.append(DirectSum(positions, sigma))
             return
@@ -106,6 +107,30 @@ class CoulombOperator:
             phi = phi + self.slab.correction(q)
         phi = COULOMB_CONSTANT * phi
         return phi.squeeze(-1) if single else phi
+
+    def detached(self, dtype: torch.dtype = torch.float64):
+        """The same operator for one charge vector ``[N]`` (e) → potential ``[N]`` (eV/e), without
+        autograd and with every precomputed table cast to ``dtype`` once: the matrix-vector product
+        of an iterative solver, which may run in float32 when its tolerance allows (see :mod:`.qeq`).
+        """
+        parts = [part.detached(dtype) for part in self.parts]
+        slab = None if self.slab is None else self.slab.detached(dtype)
+        on_site = self.on_site
+        if isinstance(on_site, torch.Tensor):
+            on_site = on_site.detach().to(dtype)
+        background = None if self.background is None else float(self.background)
+
+        def apply(q: torch.Tensor) -> torch.Tensor:
+            phi = parts[0](q)
+            for part in parts[1:]:
+                phi = phi + part(q)
+            if background is not None:
+                phi = phi + on_site * q + background * q.sum()
+            if slab is not None:
+                phi = phi + slab(q)
+            return COULOMB_CONSTANT * phi
+
+        return apply
 
 
 def electrostatic_potential(

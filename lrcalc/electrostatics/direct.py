@@ -42,3 +42,8 @@ class DirectSum:
 
     def __call__(self, charges: torch.Tensor) -> torch.Tensor:
         return self.matrix.to(charges.dtype) @ charges
+
+    def detached(self, dtype: torch.dtype):
+        """The same map for one charge vector ``[N]``, without autograd, in ``dtype``."""
+        matrix = self.matrix.detach().to(dtype)
+        return lambda q: matrix @ q

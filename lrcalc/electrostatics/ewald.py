@@ -55,3 +55,13 @@ class EwaldKSpace:
         sin = self.sin.to(charges.dtype)
         w = self.weights.to(charges.dtype).unsqueeze(-1)
         return cos @ (w * (cos.T @ charges)) + sin @ (w * (sin.T @ charges))
+
+    def detached(self, dtype: torch.dtype):
+        """The same map for one charge vector ``[N]``, without autograd, in ``dtype``."""
+        cos, sin = self.cos.detach().to(dtype), self.sin.detach().to(dtype)
+        w = self.weights.detach().to(dtype)
+
+        def apply(q: torch.Tensor) -> torch.Tensor:
+            return cos @ (w * (q @ cos)) + sin @ (w * (q @ sin))
+
+        return apply

@@ -129,3 +129,19 @@ class MeshKSpace:
         phi_mesh = self.filter.forward(rho).reshape(n_channels, -1).T
         phi = (phi_mesh[self.index].reshape(self.weights.shape[0], -1, n_channels) * self.weights).sum(0)
         return phi * self.inverse_volume
+
+    def detached(self, dtype: torch.dtype):
+        """The same map for one charge vector ``[N]``, without autograd, in ``dtype``: one scatter,
+        two FFTs and one gather, with the filter and 1/V folded together."""
+        weights = self.weights.detach().squeeze(-1).to(dtype)  # [nodes, N]
+        index, shape, size = self.index, tuple(self.shape), math.prod(self.shape)
+        kfilter = (self.filter._kfilter * self.inverse_volume).detach().to(dtype)
+        fft_norm, ifft_norm = self.filter._fft_norm, self.filter._ifft_norm
+
+        def apply(q: torch.Tensor) -> torch.Tensor:
+            rho = torch.zeros(size, dtype=q.dtype, device=q.device).index_add_(0, index, (weights * q).reshape(-1))
+            rho_hat = torch.fft.rfftn(rho.reshape(shape), norm=fft_norm)
+            phi_mesh = torch.fft.irfftn(rho_hat * kfilter, s=shape, norm=ifft_norm).reshape(-1)
+            return (phi_mesh[index].reshape(weights.shape) * weights).sum(0)
+
+        return apply

@@ -60,6 +60,11 @@ class JacobiPreconditioner:
     def __init__(self, diagonal: torch.Tensor):
         self.inv_diag = 1.0 / diagonal
 
+    def astype(self, dtype: torch.dtype) -> "JacobiPreconditioner":
+        """This preconditioner with its tables cast to ``dtype`` (in place)."""
+        self.inv_diag = self.inv_diag.to(dtype)
+        return self
+
     def __call__(self, r: torch.Tensor) -> torch.Tensor:
         return self.inv_diag * r
 
@@ -107,13 +112,21 @@ class CoarseMeshPreconditioner:
         lam = COULOMB_CONSTANT * n_mesh * symbol / volume
         c = (n / n_mesh) * self.inv_diag.mean() * u2
         self.multiplier = lam / (1.0 + lam * c) / n_mesh
+        self.weights = self.mesh.weights
+
+    def astype(self, dtype: torch.dtype) -> "CoarseMeshPreconditioner":
+        """This preconditioner with its tables cast to ``dtype`` (in place)."""
+        self.inv_diag = self.inv_diag.to(dtype)
+        self.weights = self.weights.to(dtype)
+        self.multiplier = self.multiplier.to(dtype)
+        return self
 
     def __call__(self, r: torch.Tensor) -> torch.Tensor:
         y = self.inv_diag * r
         m = self.mesh
-        values = (m.weights * y.unsqueeze(0).unsqueeze(-1)).reshape(-1)
+        values = (self.weights * y.unsqueeze(0).unsqueeze(-1)).reshape(-1)
         rho = torch.zeros(math.prod(m.shape), dtype=y.dtype).index_add(0, m.index, values)
         rho = rho.reshape(m.shape)
         smooth = torch.fft.irfftn(torch.fft.rfftn(rho) * self.multiplier, s=m.shape, norm="forward")
-        back = (smooth.reshape(-1)[m.index].reshape(m.weights.shape[0], -1) * m.weights.squeeze(-1)).sum(0)
+        back = (smooth.reshape(-1)[m.index].reshape(self.weights.shape[0], -1) * self.weights.squeeze(-1)).sum(0)
         return y - self.inv_diag * back

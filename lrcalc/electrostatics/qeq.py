@@ -56,6 +56,17 @@ from .validation import check_system
 #: Largest system for which ``solver="auto"`` uses the dense solver.
 DENSE_MAX_ATOMS = 400
 
+#: Most columns kept in the coarse space of earlier search directions (see ``_two_level``).
+COARSE_SPACE_MAX = 96
+
+#: Earlier solutions a :class:`QeqWarmStart` keeps for its extrapolated starting point.
+HISTORY = 3
+
+#: Loosest CG tolerance solved in float64: a looser solve (``tol`` above this) runs its
+#: iterations in float32, whose rounding (≈1e-7 relative per operator application) stays well
+#: below the tolerance; the differentiable pass after the solve is always float64.
+FLOAT32_SOLVE_TOL = 1e-5
+
 
 class QeqConvergenceError(RuntimeError):
     """The conjugate-gradient Qeq solve did not reach its tolerance."""
@@ -76,16 +87,87 @@ class QeqInfo:
 
 @dataclasses.dataclass
 class QeqWarmStart:
-    """Solutions of the previous Qeq solve of a similar system (MD: the previous step), used as
-    the starting points of the next one and updated by it.
+    r"""What the Qeq solves of one MD step leave for the next: starting points and a coarse space.
 
-    :ivar charges: ``[N]`` charges (e) of the last solve.
-    :ivar adjoint: ``[N]`` solution of the last adjoint (backward) solve, the one forces need when
-        the energy depends on the charges beyond the Qeq energy (charge feedback).
+    Updated by every :func:`qeq` call it is passed to (the calculator keeps one per system):
+
+    - **Starting points.** The charges and the adjoint (backward) solutions of the last
+      :data:`HISTORY` steps, with their positions. The next solve starts from
+      :math:`q_n + \sum_j a_j (q_{n-j} - q_{n-j-1})`, with the :math:`a_j` fitted by least squares
+      so that the same combination of the stored positions predicts the new positions. On a
+      smooth MD trajectory this is a polynomial extrapolation; for uncorrelated moves the fit
+      gives :math:`a \approx 0`, i.e. the last solution.
+    - **Coarse space.** The (normalised) search directions of the recent solves with their products
+      with H, up to :data:`COARSE_SPACE_MAX` columns for the charges and as many for the adjoint.
+      They span the smooth, slowly converging modes, which a two-level preconditioner then
+      inverts directly (``_HardnessOperator._two_level``).
+
+    Any starting point and any coarse space give the same result to the solver tolerance; close
+    ones save iterations.
     """
 
-    charges: torch.Tensor | None = None
-    adjoint: torch.Tensor | None = None
+    steps: list = dataclasses.field(default_factory=list)
+    spaces: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def charges(self) -> torch.Tensor | None:
+        """``[N]`` charges (e) of the last solve."""
+        return self.steps[-1]["charges"] if self.steps else None
+
+    @property
+    def adjoint(self) -> torch.Tensor | None:
+        """``[N]`` solution of the last adjoint solve (forces of a model whose energy depends on the
+        charges beyond the Qeq energy)."""
+        return self.steps[-1].get("adjoint") if self.steps else None
+
+    def matches(self, n: int) -> bool:
+        return bool(self.steps) and self.steps[-1]["positions"].shape[0] == n
+
+    def predict(self, key: str, positions: torch.Tensor, steps: list | None = None) -> torch.Tensor | None:
+        """Extrapolated ``key`` (``"charges"`` or ``"adjoint"``) at ``positions`` from ``steps``
+        (default: all stored), or ``None`` when nothing matching is stored."""
+        steps = self.steps if steps is None else steps
+        usable = []
+        for step in reversed(steps):  # newest first, stop at the first gap
+            if key not in step or step["positions"].shape != positions.shape:
+                break
+            usable.append(step)
+        if not usable:
+            return None
+        values = [step[key] for step in usable]
+        if len(usable) == 1:
+            return values[0]
+        x = [step["positions"] for step in usable]
+        moves = torch.stack([(x[j] - x[j + 1]).reshape(-1) for j in range(len(x) - 1)], dim=1)
+        target = (positions.detach().to(moves.dtype) - x[0]).reshape(-1, 1)
+        coefficients = torch.linalg.lstsq(moves, target).solution.squeeze(-1)
+        if not torch.isfinite(coefficients).all():
+            return values[0]
+        coefficients = coefficients.clamp(-3.0, 3.0)
+        prediction = values[0]
+        for j, a in enumerate(coefficients.tolist()):
+            prediction = prediction + a * (values[j] - values[j + 1])
+        return prediction
+
+    def record(self, positions: torch.Tensor, charges: torch.Tensor):
+        """Start the entry of a new step with its positions and charges."""
+        self.steps.append({"positions": positions.detach().clone(), "charges": charges.detach()})
+        del self.steps[:-HISTORY]
+
+    def extend_space(self, key: str, directions: list):
+        """Append the ``(p, Hp)`` pairs of a solve to the coarse space ``key``, newest kept."""
+        if not directions:
+            return
+        norms = torch.stack([torch.linalg.norm(p) for p, _ in directions]).clamp_min(1e-30)
+        new = [torch.stack(t, dim=1) / norms for t in zip(*directions)]
+        old = self.spaces.get(key)
+        if old is not None and old[0].shape[0] == new[0].shape[0]:
+            new = [torch.cat([a, b], dim=1)[:, -COARSE_SPACE_MAX:] for a, b in zip(old, new)]
+        self.spaces[key] = tuple(new)
+
+    def space(self, key: str, n: int):
+        space = self.spaces.get(key)
+        return space if space is not None and space[0].shape[0] == n else (None, None)
 
 
 class _HardnessOperator:
@@ -105,13 +187,16 @@ class _HardnessOperator:
         preconditioner="auto",
     ):
         self.coulomb = coulomb
-        self.hardness = hardness
         self.solver = solver
+        # iterations in float32 when the tolerance allows (see FLOAT32_SOLVE_TOL)
+        self.dtype = torch.float32 if solver == "cg" and tol > FLOAT32_SOLVE_TOL else hardness.dtype
+        self.hardness = hardness.to(self.dtype)
         self.tol = tol
         self.max_iter = max_iter
         self.scale = scale
         self.matrix = None
         self.warm_start = None
+        self.deflation = None
         if preconditioner == "auto":
             preconditioner = "mesh" if cell is not None and solver == "cg" else "jacobi"
         if preconditioner == "mesh":
@@ -125,7 +210,10 @@ class _HardnessOperator:
             self.preconditioner = JacobiPreconditioner(diag)
         else:
             raise ValueError(f"unknown preconditioner {preconditioner!r}; use 'auto', 'mesh' or 'jacobi'")
-        self.p_ones = self.preconditioner(torch.ones_like(hardness))
+        self.preconditioner = self.preconditioner.astype(self.dtype)
+        self.p_ones = self.preconditioner(torch.ones_like(self.hardness))
+        # the detached matrix-vector product of the iterations, tables cast once
+        self.coulomb_product = coulomb.detached(self.dtype) if solver == "cg" else None
         if solver == "dense":
             n = hardness.shape[0]
             eye = torch.eye(n, dtype=hardness.dtype, device=hardness.device)
@@ -140,22 +228,59 @@ class _HardnessOperator:
             self.kkt_lu = torch.linalg.lu_factor(kkt)
 
     def __call__(self, q):
-        h = self.hardness if q.dim() == 1 else self.hardness.unsqueeze(-1)
+        """``H q`` (eV/e) for ``q`` ``[N]`` (e), in the solver's dtype."""
+        q = q.to(self.dtype)
         with torch.no_grad():  # detached even inside a backward pass that builds a graph
-            return self.coulomb(q) + h * q
+            if self.coulomb_product is not None:
+                return self.coulomb_product(q) + self.hardness * q
+            return self.coulomb(q) + self.hardness * q
 
     def _precondition(self, r):
         z = self.preconditioner(r)
         return z - (z.sum() / self.p_ones.sum()) * self.p_ones
 
-    def solve(self, rhs, total, initial=None, scale=None):
+    def set_deflation(self, directions: torch.Tensor | None, products: torch.Tensor | None):
+        """Use the zero-sum columns ``W`` of ``directions`` ([N, k]) and ``products`` ≈ ``H W``
+        ([N, k], projected) as a coarse space of the preconditioner (see :meth:`_two_level`)."""
+        self.deflation = None
+        if directions is None or directions.shape[1] == 0:
+            return
+        w, aw = directions.to(self.dtype), products.to(self.dtype)
+        coarse = (w.double().T @ aw.double())
+        coarse = 0.5 * (coarse + coarse.T)
+        factor, info = torch.linalg.cholesky_ex(coarse)
+        if int(info) == 0:
+            self.deflation = (w, aw, factor)
+
+    def _coarse_solve(self, v):
+        factor = self.deflation[2]
+        return torch.cholesky_solve(v.double().unsqueeze(-1), factor).squeeze(-1).to(self.dtype)
+
+    def _two_level(self, r):
+        """Two-level (balancing) preconditioner ``z = Xᵀ M₀⁻¹ X r + W E⁻¹ Wᵀ r`` with ``M₀`` the
+        one-level preconditioner, ``E = Wᵀ(HW)`` and ``X = I − (HW) E⁻¹ Wᵀ``. On the span of ``W``
+        it inverts ``H`` exactly (the smooth, slowly converging modes that an earlier solve
+        already found), elsewhere it acts like ``M₀``. It is symmetric positive definite for any
+        stored ``HW`` with a positive definite ``E``, so a slightly outdated ``HW`` (the previous MD
+        step's) costs iterations, never accuracy."""
+        w, aw, _ = self.deflation
+        c = self._coarse_solve(w.T @ r)
+        z = self._precondition(r - aw @ c)
+        return z - w @ self._coarse_solve(aw.T @ z) + w @ c
+
+    def solve(self, rhs, total, initial=None, scale=None, record=None):
         """Minimise ``½ qᵀHq - rhsᵀq`` with ``Σq = total``; returns ``(q, iters, residual)``.
 
         CG stops when the projected residual is below ``tol * scale`` (default: the scale
-        of the main solve).
+        of the main solve). With a list ``record``, the search directions and their products
+        with ``H`` are appended to it as ``(p, Hp)`` pairs (a coarse space for later solves).
         """
         scale = self.scale if scale is None else scale
         n = rhs.shape[0]
+        out_dtype = rhs.dtype
+        rhs = rhs.to(self.dtype)
+        if initial is not None:
+            initial = initial.to(self.dtype)
         if self.solver == "dense":
             b = torch.cat([rhs, rhs.new_tensor([total])])
             x = torch.linalg.lu_solve(*self.kkt_lu, b.unsqueeze(-1)).squeeze(-1)
@@ -170,21 +295,26 @@ class _HardnessOperator:
         target = self.tol * scale
         norm = float(torch.linalg.norm(r))
         if norm <= target:
-            return q, 0, norm / scale
-        z = self._precondition(r)
+            q = q.to(out_dtype)
+            return q + (total - q.sum()) / n, 0, norm / scale
+        precondition = self._precondition if self.deflation is None else self._two_level
+        z = precondition(r)
         p = z
         rz = torch.dot(r, z)
         for iteration in range(1, self.max_iter + 1):
             ap = self(p)
+            if record is not None:
+                record.append((p, ap - ap.mean()))
             alpha = rz / torch.dot(p, ap)
             q = q + alpha * p
             r = r - alpha * ap
             r = r - r.mean()
             norm = float(torch.linalg.norm(r))
             if norm <= target:
+                q = q.to(out_dtype)
                 q = q + (total - q.sum()) / n
                 return q, iteration, norm / scale
-            z = self._precondition(r)
+            z = precondition(r)
             rz_new = torch.dot(r, z)
             p = z + (rz_new / rz) * p
             rz = rz_new
@@ -204,13 +334,21 @@ class _HardnessOperator:
         if norm == 0.0:
             return torch.zeros_like(b)
         warm = self.warm_start
-        initial = None
-        if warm is not None and warm.adjoint is not None and warm.adjoint.shape == b.shape:
-            initial = warm.adjoint.to(b.dtype)
-        y, _, _ = self.solve(b, 0.0, initial=initial, scale=norm)
+        if warm is None or self.solver != "cg":
+            y, _, _ = self.solve(b, 0.0, scale=norm)
+            return y - y.mean()
+        # start from the earlier steps' adjoints extrapolated to this step's positions, precondition
+        # with the coarse space of the earlier adjoint solves
+        initial = warm.predict("adjoint", warm.steps[-1]["positions"], warm.steps[:-1])
+        if initial is None:
+            initial = warm.adjoint  # an earlier backward pass of this same step
+        self.set_deflation(*warm.space("adjoint", b.shape[0]))
+        record = []
+        y, _, _ = self.solve(b, 0.0, initial=None if initial is None else initial.to(b.dtype), scale=norm,
+                             record=record)
         y = y - y.mean()
-        if warm is not None:
-            warm.adjoint = y.detach()
+        warm.steps[-1]["adjoint"] = y.detach()
+        warm.extend_space("adjoint", record)
         return y
 
 
@@ -354,13 +492,17 @@ def qeq(
         cold = chi0 + (operator(torch.ones_like(chi0)) * (total_charge / n) if total_charge else 0.0)
         scale = float(torch.linalg.norm(cold - cold.mean()))
         operator.scale = scale if scale > 0 else 1.0
-        if initial_charges is None and warm_start is not None and warm_start.charges is not None \
-                and warm_start.charges.shape == (n,):
-            initial_charges = warm_start.charges
+        if initial_charges is None and warm_start is not None:
+            initial_charges = warm_start.predict("charges", positions)
         init = None if initial_charges is None else initial_charges.detach().to(chi0.dtype)
-        q_star, iterations, residual = operator.solve(-chi0, total_charge, init)
+        record = None
+        if solver == "cg" and warm_start is not None:
+            operator.set_deflation(*warm_start.space("charges", n))
+            record = []
+        q_star, iterations, residual = operator.solve(-chi0, total_charge, init, record=record)
         if warm_start is not None:
-            warm_start.charges = q_star.detach()
+            warm_start.record(positions, q_star)
+            warm_start.extend_space("charges", record)
             operator.warm_start = warm_start
 
     phi = coulomb(q_star)

@@ -54,3 +54,12 @@ class RealSpaceSum:
         phi = phi.index_add(0, self.i, values * charges[self.j])
         phi = phi.index_add(0, self.j, values * charges[self.i])
         return phi
+
+    def detached(self, dtype: torch.dtype):
+        """The same map for one charge vector ``[N]``, without autograd, in ``dtype``."""
+        i, j, values = self.i, self.j, self.values.detach().to(dtype)
+
+        def apply(q: torch.Tensor) -> torch.Tensor:
+            return torch.zeros_like(q).index_add_(0, i, values * q[j]).index_add_(0, j, values * q[i])
+
+        return apply

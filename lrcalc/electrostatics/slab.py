@@ -93,6 +93,20 @@ class SlabGeometry:
             phi = phi - self.layer(charges)
         return phi
 
+    def detached(self, dtype: torch.dtype):
+        """:meth:`correction` for one charge vector ``[N]``, without autograd, in ``dtype``."""
+        z, z2 = self.z.detach().to(dtype), self.z2.detach().to(dtype)
+        prefactor = float(4.0 * math.pi / self.volume)
+        background = float(self.thickness**2 / 12.0)
+        layer = None if self.layer is None or self.layer.empty else self.layer.detached(dtype)
+
+        def apply(q: torch.Tensor) -> torch.Tensor:
+            total = q.sum()
+            phi = prefactor * (z * (q @ z) - 0.5 * ((q @ z2) + total * z2) - total * background)
+            return phi if layer is None else phi - layer(q)
+
+        return apply
+
 
 def in_plane_wavevectors(plane: torch.Tensor, k_max: float) -> torch.Tensor:
     """Half of the nonzero 2-D reciprocal vectors (1/Å, [K, 3]) of the lattice spanned by the
@@ -148,3 +162,15 @@ class _LayerCorrection:
         swapped = torch.cat([factors[half:], factors[:half]])  # each e^{±kz_i} pairs with S^∓
         # ½ Re[e^{ik·ρ_i} e^{k z_i} conj(S⁻)] = ½ e^{k z_i} (cos_i S⁻_re + sin_i S⁻_im), and likewise
         return 0.5 * basis @ (self.weight.to(charges.dtype) * swapped)
+
+    def detached(self, dtype: torch.dtype):
+        """The same map for one charge vector ``[N]``, without autograd, in ``dtype``."""
+        basis = self.basis.detach().to(dtype)
+        weight = self.weight.detach().squeeze(-1).to(dtype)
+        half = 2 * self.num_modes
+
+        def apply(q: torch.Tensor) -> torch.Tensor:
+            factors = q @ basis
+            return 0.5 * (basis @ (weight * torch.cat([factors[half:], factors[:half]])))
+
+        return apply
