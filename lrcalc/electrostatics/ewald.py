@@ -12,27 +12,16 @@ scaled as :math:`(V^2/N)^{1/6}` the total Ewald cost is O(N^{3/2}). Used for sma
 cells and as the reference for the mesh methods.
 """
 
-import math
 
 import torch
 
 from .kernels import long_range_fourier
+from .reciprocal import half_space_indices, reciprocal_basis
 
 
 def half_space_kvectors(cell: torch.Tensor, k_max: float) -> torch.Tensor:
     """Reciprocal vectors ``[K, 3]`` (1/Å) with ``0 < |k| <= k_max``, one of each ±k pair."""
-    lengths = torch.linalg.norm(cell.detach(), dim=1)
-    m_max = [math.ceil(k_max * float(length) / (2 * math.pi)) for length in lengths]
-    ranges = [torch.arange(-m, m + 1, device=cell.device, dtype=cell.dtype) for m in m_max]
-    m = torch.cartesian_prod(*ranges)
-    half = (
-        (m[:, 0] > 0) | ((m[:, 0] == 0) & (m[:, 1] > 0)) | ((m[:, 0] == 0) & (m[:, 1] == 0) & (m[:, 2] > 0))
-    )
-    m = m[half]
-    reciprocal = 2 * math.pi * torch.linalg.inv(cell).T
-    with torch.no_grad():
-        keep = torch.linalg.norm(m @ reciprocal.detach(), dim=1) <= k_max
-    return m[keep] @ reciprocal
+    return half_space_indices(cell, k_max) @ reciprocal_basis(cell)
 
 
 class EwaldKSpace:

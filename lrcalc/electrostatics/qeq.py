@@ -50,7 +50,7 @@ from .constants import COULOMB_CONSTANT
 from .coulomb import CoulombOperator
 from .kernels import self_coefficient
 from .preconditioner import CoarseMeshPreconditioner, JacobiPreconditioner
-from .tuning import CoulombParameters
+from .tuning import CoulombParameters, tune
 from .validation import check_system
 
 #: Largest system for which ``solver="auto"`` uses the dense solver.
@@ -108,6 +108,22 @@ class QeqWarmStart:
 
     steps: list = dataclasses.field(default_factory=list)
     spaces: dict = dataclasses.field(default_factory=dict)
+    parameters: dict = dataclasses.field(default_factory=dict)
+
+    def coulomb_parameters(self, positions, cell, pbc, sigma, method, accuracy) -> CoulombParameters:
+        """The Coulomb parameters tuned at the first call, reused while the cell, periodicity,
+        method, accuracy, number of atoms and range of widths stay the same (MD at fixed cell): they
+        remain valid for any positions, save the tuning, and keep the energy surface of a run
+        free of the small steps that retuning at every step would put in it."""
+        key = (
+            None if cell is None else tuple(cell.detach().reshape(-1).tolist()), pbc, method, accuracy,
+            positions.shape[0],
+            None if sigma is None else (float(sigma.detach().min()), float(sigma.detach().max())),
+        )
+        if key not in self.parameters:
+            self.parameters.clear()
+            self.parameters[key] = tune(positions, cell, pbc, sigma, method, accuracy)
+        return self.parameters[key]
 
     @property
     def charges(self) -> torch.Tensor | None:
@@ -199,7 +215,9 @@ class _HardnessOperator:
         self.deflation = None
         if preconditioner == "auto":
             preconditioner = "mesh" if cell is not None and solver == "cg" else "jacobi"
-        if preconditioner == "mesh":
+        if solver == "dense":
+            self.preconditioner = self.p_ones = None
+        elif preconditioner == "mesh":
             slab = coulomb.slab is not None
             padded = coulomb.slab.cell if slab else cell
             self.preconditioner = CoarseMeshPreconditioner(positions, padded, hardness, sigma, mean_field=not slab)
@@ -210,8 +228,9 @@ class _HardnessOperator:
             self.preconditioner = JacobiPreconditioner(diag)
         else:
             raise ValueError(f"unknown preconditioner {preconditioner!r}; use 'auto', 'mesh' or 'jacobi'")
-        self.preconditioner = self.preconditioner.astype(self.dtype)
-        self.p_ones = self.preconditioner(torch.ones_like(self.hardness))
+        if self.preconditioner is not None:
+            self.preconditioner = self.preconditioner.astype(self.dtype)
+            self.p_ones = self.preconditioner(torch.ones_like(self.hardness))
         # the detached matrix-vector product of the iterations, tables cast once
         self.coulomb_product = coulomb.detached(self.dtype) if solver == "cg" else None
         if solver == "dense":
@@ -286,7 +305,7 @@ class _HardnessOperator:
             x = torch.linalg.lu_solve(*self.kkt_lu, b.unsqueeze(-1)).squeeze(-1)
             q = x[:n]
             q = q + (total - q.sum()) / n
-            res = rhs - self(q)
+            res = rhs - self.matrix @ q
             res = res - res.mean()
             return q, 1, float(torch.linalg.norm(res)) / scale
         q = torch.full_like(rhs, total / n) if initial is None else initial + (total - initial.sum()) / n
@@ -442,10 +461,11 @@ def qeq(
         else ``"jacobi"``), ``"mesh"`` (coarse-mesh Woodbury, see
         :mod:`.preconditioner`) or ``"jacobi"``.
     :param return_info: also return a :class:`QeqInfo`.
-    :param warm_start: a :class:`QeqWarmStart` carried from one call to the next (MD): its
-        charges start the CG solve (unless ``initial_charges`` is given) and its adjoint starts
-        the backward solve; both are replaced by this call's solutions. Any starting point
-        gives the same result to the tolerance; a close one saves iterations.
+    :param warm_start: a :class:`QeqWarmStart` carried from one call to the next (MD), used
+        and updated by the iterative solver (the dense one needs none): its extrapolated charges
+        start the CG solve (unless ``initial_charges`` is given), its extrapolated adjoints start
+        the backward solve, and the search directions of earlier solves precondition both. Any
+        starting point gives the same result to the tolerance; a close one saves iterations.
     :return: ``(charges [N] in e, energy in eV)`` (and ``info``).
     """
     cell, pbc = check_system(positions, cell, pbc, sigma, method if parameters is None else parameters.method)
@@ -471,6 +491,8 @@ def qeq(
 
     inputs = [positions, chi, hardness, sigma, cell]
     needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
+    if parameters is None and warm_start is not None:
+        parameters = warm_start.coulomb_parameters(positions, cell, pbc, sigma, method, accuracy)
     # one operator serves both: applied under no_grad by the solver, differentiably below
     coulomb = CoulombOperator(positions, cell, pbc, sigma, method, accuracy, parameters)
 
@@ -492,6 +514,8 @@ def qeq(
         cold = chi0 + (operator(torch.ones_like(chi0)) * (total_charge / n) if total_charge else 0.0)
         scale = float(torch.linalg.norm(cold - cold.mean()))
         operator.scale = scale if scale > 0 else 1.0
+        if solver != "cg":
+            warm_start = None  # the dense solver needs no starting point
         if initial_charges is None and warm_start is not None:
             initial_charges = warm_start.predict("charges", positions)
         init = None if initial_charges is None else initial_charges.detach().to(chi0.dtype)

@@ -46,6 +46,8 @@ import math
 
 import torch
 
+from .reciprocal import half_space_indices, reciprocal_basis
+
 
 def periodic_axes(pbc: tuple[bool, bool, bool]) -> tuple[int, int, int]:
     """(first periodic, second periodic, non-periodic) axis indices of a slab."""
@@ -111,21 +113,7 @@ class SlabGeometry:
 def in_plane_wavevectors(plane: torch.Tensor, k_max: float) -> torch.Tensor:
     """Half of the nonzero 2-D reciprocal vectors (1/Å, [K, 3]) of the lattice spanned by the
     rows of ``plane`` ([2, 3], Å) with |k| ≤ ``k_max``: one of each pair ±k."""
-    a, b = plane[0], plane[1]
-    normal = torch.linalg.cross(a, b)
-    area2 = torch.dot(normal, normal)
-    ka = 2.0 * math.pi * torch.linalg.cross(b, normal) / area2  # ka·a = 2π, ka·b = 0
-    kb = 2.0 * math.pi * torch.linalg.cross(normal, a) / area2
-    with torch.no_grad():
-        # |n_a ka + n_b kb| ≤ k_max needs |n_a| ≤ k_max |a| / 2π (and likewise for b)
-        na = int(math.floor(k_max * float(torch.linalg.norm(a)) / (2 * math.pi))) + 1
-        nb = int(math.floor(k_max * float(torch.linalg.norm(b)) / (2 * math.pi))) + 1
-        grid = torch.cartesian_prod(torch.arange(-na, na + 1), torch.arange(-nb, nb + 1)).to(plane.dtype)
-        half = (grid[:, 0] > 0) | ((grid[:, 0] == 0) & (grid[:, 1] > 0))
-        grid = grid[half]
-        lengths = torch.linalg.norm(grid[:, :1] * ka.detach() + grid[:, 1:] * kb.detach(), dim=-1)
-        grid = grid[lengths <= k_max]
-    return grid[:, :1] * ka + grid[:, 1:] * kb
+    return half_space_indices(plane, k_max) @ reciprocal_basis(plane)
 
 
 class _LayerCorrection:

@@ -1,0 +1,52 @@
+r"""Reciprocal lattice vectors within a cutoff, with the integer search cached per lattice.
+
+For lattice vectors the rows :math:`\mathbf a_i` of ``lattice`` (``[d, 3]``, Å, d = 2 for the
+periodic plane of a slab, 3 for a bulk cell), the reciprocal vectors are
+:math:`\mathbf k = \sum_i m_i \mathbf b_i` with :math:`\mathbf a_i\cdot\mathbf b_j = 2\pi\delta_{ij}`
+and :math:`\mathbf b_j` in the span of the :math:`\mathbf a_i`, i.e. :math:`B = 2\pi (AA^{\mathsf T})^{-1}A`.
+Finding the integer vectors :math:`\mathbf m` with :math:`0 < |\mathbf k| \le k_{\max}` is a
+Python-level search that costs more than the rest of a small system's Coulomb setup; MD at fixed
+cell repeats it with the same answer, so the integers are cached by the exact cell and cutoff,
+while :math:`\mathbf k = \mathbf m B` is recomputed from the cell every call (differentiable, for
+the stress).
+"""
+
+from collections import OrderedDict
+
+import torch
+
+_CACHE: OrderedDict = OrderedDict()
+#: Number of (lattice, cutoff) pairs whose integer vectors are kept.
+CACHE_SIZE = 16
+
+
+def reciprocal_basis(lattice: torch.Tensor) -> torch.Tensor:
+    """Rows :math:`\\mathbf b_j` (1/Å, ``[d, 3]``) with :math:`\\mathbf a_i\\cdot\\mathbf b_j = 2\\pi\\delta_{ij}`."""
+    return 2.0 * torch.pi * torch.linalg.solve(lattice @ lattice.T, lattice)
+
+
+def half_space_indices(lattice: torch.Tensor, k_max: float) -> torch.Tensor:
+    """Integer vectors ``m`` (``[K, d]``, in the lattice's dtype) with ``0 < |m B| ≤ k_max``, one of
+    each ``±m`` pair (first nonzero component positive)."""
+    lattice = lattice.detach()
+    key = (lattice.dtype, tuple(lattice.shape), tuple(lattice.cpu().reshape(-1).tolist()), float(k_max))
+    cached = _CACHE.get(key)
+    if cached is None:
+        basis = reciprocal_basis(lattice)
+        # |m_i| = |k·a_i| / 2π ≤ k_max |a_i| / 2π
+        bounds = [int(k_max * float(torch.linalg.norm(a)) / (2.0 * torch.pi)) + 1 for a in lattice]
+        m = torch.cartesian_prod(*[torch.arange(-b, b + 1, dtype=lattice.dtype) for b in bounds])
+        m = m.reshape(-1, len(bounds))
+        first = torch.zeros(m.shape[0], dtype=torch.bool)  # the first nonzero component is positive
+        undecided = torch.ones(m.shape[0], dtype=torch.bool)
+        for column in m.T:
+            first |= undecided & (column > 0)
+            undecided &= column == 0
+        m = m[first]
+        cached = m[torch.linalg.norm(m @ basis, dim=1) <= k_max]
+        _CACHE[key] = cached
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return cached.to(lattice.device)
