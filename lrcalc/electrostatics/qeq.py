@@ -267,9 +267,14 @@ class _HardnessOperator:
         w, aw = directions.to(self.dtype), products.to(self.dtype)
         coarse = (w.double().T @ aw.double())
         coarse = 0.5 * (coarse + coarse.T)
-        factor, info = torch.linalg.cholesky_ex(coarse)
-        if int(info) == 0:
-            self.deflation = (w, aw, factor)
+        # nearly dependent directions (CG loses conjugacy over long solves) make E singular to
+        # rounding: a small diagonal shift keeps it positive definite, and the preconditioner valid
+        scale = coarse.diagonal().abs().mean()
+        for shift in (0.0, 1e-8, 1e-6, 1e-4):
+            factor, info = torch.linalg.cholesky_ex(coarse + shift * scale * torch.eye(len(coarse), dtype=coarse.dtype))
+            if int(info) == 0:
+                self.deflation = (w, aw, factor)
+                return
 
     def _coarse_solve(self, v):
         factor = self.deflation[2]

@@ -87,6 +87,8 @@ def erfcinv(y: float) -> float:
 
 #: Target number of in-plane modes of the slab layer correction (sets the vacuum gap).
 LAYER_MODES = 256
+#: Fewest modes for which the layer correction is used; below, the gap grows instead.
+LAYER_MIN_MODES = 16
 
 #: Largest 3-D periodic or slab system for which ``method="auto"`` uses Ewald.
 AUTO_EWALD_MAX_ATOMS = 1000
@@ -174,8 +176,7 @@ def tune(
         # The gap must not follow the positions (the energy of a net-charged slab depends on it,
         # and autograd treats the parameters as constants): it depends on the in-plane cell and
         # on the widest Gaussian pair, which must act as point charges across the gap.
-        vacuum = _slab_gap(cell, pbc, math.sqrt(2.0) * x * s_max, accuracy)
-        layer_k_max = _image_decay(accuracy) / vacuum
+        vacuum, layer_k_max = slab_padding(cell, pbc, math.sqrt(2.0) * x * s_max, accuracy)
     return CoulombParameters(
         method=method,
         smearing=smearing,
@@ -192,10 +193,27 @@ def _image_decay(accuracy: float) -> float:
     return math.log(1.0 / (TRUNCATION_SAFETY * accuracy))
 
 
-def _slab_gap(cell: torch.Tensor, pbc, minimum: float, accuracy: float) -> float:
+def slab_padding(cell: torch.Tensor, pbc, minimum: float, accuracy: float) -> tuple[float, float | None]:
+    """Vacuum gap (Å) of a slab's padded cell and the cutoff (1/Å) of its layer correction
+    (``None``: not needed). See the module docstring; when the layer correction would sum fewer
+    than :data:`LAYER_MIN_MODES` modes (small cells, whose shortest in-plane wavevector is long), a
+    gap of ln(10/ε)/k_min makes every image term negligible and the correction is left out: a
+    little more vacuum costs less than the correction's fixed overhead there."""
+    from .reciprocal import half_space_indices, reciprocal_basis
+
     axes = [a for a in range(3) if pbc[a]]
-    area = float(torch.linalg.norm(torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()))
-    return max(minimum, _image_decay(accuracy) * math.sqrt(area / (4.0 * math.pi * LAYER_MODES)))
+    plane = cell[axes].detach()
+    area = float(torch.linalg.norm(torch.linalg.cross(plane[0], plane[1])))
+    decay = _image_decay(accuracy)
+    gap = max(minimum, decay * math.sqrt(area / (4.0 * math.pi * LAYER_MODES)))
+    modes = half_space_indices(plane, decay / gap)
+    if modes.shape[0] >= LAYER_MIN_MODES:
+        return gap, decay / gap
+    basis = reciprocal_basis(plane)
+    small = torch.cartesian_prod(*[torch.arange(-2, 3, dtype=plane.dtype)] * 2)
+    lengths = torch.linalg.norm(small @ basis, dim=1)
+    k_min = float(lengths[lengths > 0].min())
+    return max(gap, 1.000001 * decay / k_min), None
 
 
 def _slab_volume_estimate(positions, cell, pbc, accuracy) -> float:
@@ -204,5 +222,5 @@ def _slab_volume_estimate(positions, cell, pbc, accuracy) -> float:
     normal = torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()
     normal = normal / torch.linalg.norm(normal)
     z = positions.detach() @ normal
-    thickness = float(z.max() - z.min()) + _slab_gap(cell, pbc, 0.0, accuracy)
+    thickness = float(z.max() - z.min()) + slab_padding(cell, pbc, 0.0, accuracy)[0]
     return area * thickness
