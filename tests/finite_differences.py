@@ -7,21 +7,26 @@ import numpy as np
 from lrcalc import LRCalculator
 
 
-def energy(model, atoms) -> float:
+def energy(model, atoms, calc: LRCalculator | None = None) -> float:
     atoms = atoms.copy()
-    atoms.calc = LRCalculator(model)
+    atoms.calc = LRCalculator(model) if calc is None else calc
     return atoms.get_potential_energy()
 
 
 def numerical_forces(model, atoms, h: float = 1e-4) -> np.ndarray:
-    """F_i = −[E(r_i + h) − E(r_i − h)] / 2h, eV/Å."""
+    """F_i = −[E(r_i + h) − E(r_i − h)] / 2h, eV/Å.
+
+    One calculator serves all displaced copies, as in MD: a long-range model then keeps the
+    Coulomb parameters tuned at the first call (they may depend on the positions, e.g. a slab's
+    Ewald split on its thickness), so the differences are those of one smooth energy function."""
+    calc = LRCalculator(model)
     forces = np.zeros((len(atoms), 3))
     for i in range(len(atoms)):
         for x in range(3):
             plus, minus = atoms.copy(), atoms.copy()
             plus.positions[i, x] += h
             minus.positions[i, x] -= h
-            forces[i, x] = -(energy(model, plus) - energy(model, minus)) / (2 * h)
+            forces[i, x] = -(energy(model, plus, calc) - energy(model, minus, calc)) / (2 * h)
     return forces
 
 
