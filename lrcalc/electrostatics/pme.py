@@ -23,6 +23,7 @@ import torch
 from torchpme.lib import KSpaceFilter, KSpaceKernel, MeshInterpolator, P3MKSpaceFilter
 
 from .kernels import long_range_fourier
+from .sparse import csr_matrix, csr_regular
 
 
 class _LongRangeKernel(KSpaceKernel):
@@ -131,17 +132,19 @@ class MeshKSpace:
         return phi * self.inverse_volume
 
     def detached(self, dtype: torch.dtype):
-        """The same map for one charge vector ``[N]``, without autograd, in ``dtype``: one scatter,
-        two FFTs and one gather, with the filter and 1/V folded together."""
+        """The same map for one charge vector ``[N]``, without autograd, in ``dtype``: spreading
+        and interpolation as sparse (CSR) products, two FFTs, the filter and 1/V folded together."""
         weights = self.weights.detach().squeeze(-1).to(dtype)  # [nodes, N]
-        index, shape, size = self.index, tuple(self.shape), math.prod(self.shape)
+        shape, size = tuple(self.shape), math.prod(self.shape)
+        n_nodes, n_atoms = weights.shape
+        atoms = torch.arange(n_atoms, device=weights.device).repeat(n_nodes)
+        spread = csr_matrix(self.index, atoms, weights.reshape(-1), (size, n_atoms))
+        interpolate = csr_regular(self.index.reshape(n_nodes, n_atoms).T, weights.T, size)
         kfilter = (self.filter._kfilter * self.inverse_volume).detach().to(dtype)
         fft_norm, ifft_norm = self.filter._fft_norm, self.filter._ifft_norm
 
         def apply(q: torch.Tensor) -> torch.Tensor:
-            rho = torch.zeros(size, dtype=q.dtype, device=q.device).index_add_(0, index, (weights * q).reshape(-1))
-            rho_hat = torch.fft.rfftn(rho.reshape(shape), norm=fft_norm)
-            phi_mesh = torch.fft.irfftn(rho_hat * kfilter, s=shape, norm=ifft_norm).reshape(-1)
-            return (phi_mesh[index].reshape(weights.shape) * weights).sum(0)
+            rho_hat = torch.fft.rfftn((spread @ q).reshape(shape), norm=fft_norm)
+            return interpolate @ torch.fft.irfftn(rho_hat * kfilter, s=shape, norm=ifft_norm).reshape(-1)
 
         return apply

@@ -57,7 +57,16 @@ from .validation import check_system
 DENSE_MAX_ATOMS = 400
 
 #: Most columns kept in the coarse space of earlier search directions (see ``_two_level``).
-COARSE_SPACE_MAX = 96
+COARSE_SPACE_MAX = 256
+#: Most entries (atoms × columns) of one stored coarse space (W and HW each, float32: 64 MB).
+COARSE_SPACE_ENTRIES = 2**24
+#: Coarse-space directions whose eigenvalue of Wᵀ(HW) is below this fraction of the largest are dropped.
+COARSE_SPACE_RCOND = 1e-6
+
+def coarse_space_size(n_atoms: int) -> int:
+    """Columns kept in a coarse space of an ``n_atoms`` system (memory-bounded)."""
+    return max(16, min(COARSE_SPACE_MAX, COARSE_SPACE_ENTRIES // max(n_atoms, 1)))
+
 
 #: Earlier solutions a :class:`QeqWarmStart` keeps for its extrapolated starting point.
 HISTORY = 3
@@ -171,19 +180,30 @@ class QeqWarmStart:
         del self.steps[:-HISTORY]
 
     def extend_space(self, key: str, directions: list):
-        """Append the ``(p, Hp)`` pairs of a solve to the coarse space ``key``, newest kept."""
+        """Append the ``(p, Hp)`` pairs of a solve to the coarse space ``key``, newest kept (at most
+        :func:`coarse_space_size` columns). The space is stored as ``(W, HW, WᵀHW)``; the small
+        matrix is updated block by block, so each solve adds O(N·k·k_new) work, not O(N·k²)."""
         if not directions:
             return
         norms = torch.stack([torch.linalg.norm(p) for p, _ in directions]).clamp_min(1e-30)
-        new = [torch.stack(t, dim=1) / norms for t in zip(*directions)]
+        w_new, aw_new = (torch.stack(t, dim=1) / norms for t in zip(*directions))
         old = self.spaces.get(key)
-        if old is not None and old[0].shape[0] == new[0].shape[0]:
-            new = [torch.cat([a, b], dim=1)[:, -COARSE_SPACE_MAX:] for a, b in zip(old, new)]
-        self.spaces[key] = tuple(new)
+        if old is not None and old[0].shape[0] == w_new.shape[0]:
+            w_old, aw_old, e_old = old
+            e = torch.cat([
+                torch.cat([e_old, (w_old.T @ aw_new).double()], dim=1),
+                torch.cat([(w_new.T @ aw_old).double(), (w_new.T @ aw_new).double()], dim=1),
+            ])
+            w_new, aw_new = torch.cat([w_old, w_new], dim=1), torch.cat([aw_old, aw_new], dim=1)
+        else:
+            e = (w_new.T @ aw_new).double()
+        keep = coarse_space_size(w_new.shape[0])
+        self.spaces[key] = (w_new[:, -keep:], aw_new[:, -keep:], e[-keep:, -keep:])
 
     def space(self, key: str, n: int):
+        """The stored ``(W, HW, WᵀHW)`` of ``key`` for a system of ``n`` atoms, or ``None``."""
         space = self.spaces.get(key)
-        return space if space is not None and space[0].shape[0] == n else (None, None)
+        return space if space is not None and space[0].shape[0] == n else None
 
 
 class _HardnessOperator:
@@ -258,39 +278,42 @@ class _HardnessOperator:
         z = self.preconditioner(r)
         return z - (z.sum() / self.p_ones.sum()) * self.p_ones
 
-    def set_deflation(self, directions: torch.Tensor | None, products: torch.Tensor | None):
-        """Use the zero-sum columns ``W`` of ``directions`` ([N, k]) and ``products`` ≈ ``H W``
-        ([N, k], projected) as a coarse space of the preconditioner (see :meth:`_two_level`)."""
-        self.deflation = None
-        if directions is None or directions.shape[1] == 0:
-            return
-        w, aw = directions.to(self.dtype), products.to(self.dtype)
-        coarse = (w.double().T @ aw.double())
-        coarse = 0.5 * (coarse + coarse.T)
-        # nearly dependent directions (CG loses conjugacy over long solves) make E singular to
-        # rounding: a small diagonal shift keeps it positive definite, and the preconditioner valid
-        scale = coarse.diagonal().abs().mean()
-        for shift in (0.0, 1e-8, 1e-6, 1e-4):
-            factor, info = torch.linalg.cholesky_ex(coarse + shift * scale * torch.eye(len(coarse), dtype=coarse.dtype))
-            if int(info) == 0:
-                self.deflation = (w, aw, factor)
-                return
+    def set_deflation(self, space: tuple | None):
+        """Use the coarse space ``(W, HW, E = WᵀHW)`` of a :class:`QeqWarmStart` (zero-sum columns
+        ``W``, products ``HW`` projected, possibly from an earlier geometry) in the
+        preconditioner (see :meth:`_two_level`).
 
-    def _coarse_solve(self, v):
+        ``E⁻¹`` is applied as ``U Uᵀ`` with ``U = V Λ^{-1/2}`` from the eigendecomposition of the
+        symmetric part of ``E``. Directions with eigenvalues below :data:`COARSE_SPACE_RCOND`
+        times the largest are dropped: CG directions lose conjugacy over a long solve (more so in
+        float32) and become nearly dependent, and inverting ``E`` across them would make the
+        preconditioner useless."""
+        self.deflation = None
+        if space is None:
+            return
+        w, aw, coarse = space
+        values, vectors = torch.linalg.eigh(0.5 * (coarse + coarse.T))
+        keep = values > COARSE_SPACE_RCOND * values[-1]
+        if not bool(keep.any()):
+            return
+        factor = (vectors[:, keep] / values[keep].sqrt()).to(self.dtype)
+        self.deflation = (w.to(self.dtype), aw.to(self.dtype), factor)
+
+    def _coarse_inverse(self, v):
         factor = self.deflation[2]
-        return torch.cholesky_solve(v.double().unsqueeze(-1), factor).squeeze(-1).to(self.dtype)
+        return factor @ (factor.T @ v)
 
     def _two_level(self, r):
         """Two-level (balancing) preconditioner ``z = Xᵀ M₀⁻¹ X r + W E⁻¹ Wᵀ r`` with ``M₀`` the
         one-level preconditioner, ``E = Wᵀ(HW)`` and ``X = I − (HW) E⁻¹ Wᵀ``. On the span of ``W``
-        it inverts ``H`` exactly (the smooth, slowly converging modes that an earlier solve
-        already found), elsewhere it acts like ``M₀``. It is symmetric positive definite for any
-        stored ``HW`` with a positive definite ``E``, so a slightly outdated ``HW`` (the previous MD
-        step's) costs iterations, never accuracy."""
+        it inverts ``H`` exactly (the smooth, slowly converging modes that earlier solves already
+        found), elsewhere it acts like ``M₀``. It is symmetric positive definite for any stored
+        ``HW`` with a positive definite ``E``, so products from earlier MD steps cost iterations,
+        never accuracy."""
         w, aw, _ = self.deflation
-        c = self._coarse_solve(w.T @ r)
+        c = self._coarse_inverse(w.T @ r)
         z = self._precondition(r - aw @ c)
-        return z - w @ self._coarse_solve(aw.T @ z) + w @ c
+        return z - w @ self._coarse_inverse(aw.T @ z) + w @ c
 
     def solve(self, rhs, total, initial=None, scale=None, record=None):
         """Minimise ``½ qᵀHq - rhsᵀq`` with ``Σq = total``; returns ``(q, iters, residual)``.
@@ -366,7 +389,7 @@ class _HardnessOperator:
         initial = warm.predict("adjoint", warm.steps[-1]["positions"], warm.steps[:-1])
         if initial is None:
             initial = warm.adjoint  # an earlier backward pass of this same step
-        self.set_deflation(*warm.space("adjoint", b.shape[0]))
+        self.set_deflation(warm.space("adjoint", b.shape[0]))
         record = []
         y, _, _ = self.solve(b, 0.0, initial=None if initial is None else initial.to(b.dtype), scale=norm,
                              record=record)
@@ -526,7 +549,7 @@ def qeq(
         init = None if initial_charges is None else initial_charges.detach().to(chi0.dtype)
         record = None
         if solver == "cg" and warm_start is not None:
-            operator.set_deflation(*warm_start.space("charges", n))
+            operator.set_deflation(warm_start.space("charges", n))
             record = []
         q_star, iterations, residual = operator.solve(-chi0, total_charge, init, record=record)
         if warm_start is not None:

@@ -15,6 +15,7 @@ import torch
 
 from .kernels import pair_width, short_range
 from .neighbors import PairList
+from .sparse import csr_matrix
 
 
 class RealSpaceSum:
@@ -37,6 +38,7 @@ class RealSpaceSum:
     ):
         self.i = pairs.i
         self.j = pairs.j
+        self.n_atoms = positions.shape[0]
         differentiable = torch.is_grad_enabled() and (
             positions.requires_grad or (cell is not None and cell.requires_grad)
         )
@@ -56,10 +58,11 @@ class RealSpaceSum:
         return phi
 
     def detached(self, dtype: torch.dtype):
-        """The same map for one charge vector ``[N]``, without autograd, in ``dtype``."""
-        i, j, values = self.i, self.j, self.values.detach().to(dtype)
-
-        def apply(q: torch.Tensor) -> torch.Tensor:
-            return torch.zeros_like(q).index_add_(0, i, values * q[j]).index_add_(0, j, values * q[i])
-
-        return apply
+        """The same map for one charge vector ``[N]``, without autograd, in ``dtype``: one sparse
+        (CSR) product with the symmetric pair matrix."""
+        values = self.values.detach().to(dtype)
+        matrix = csr_matrix(
+            torch.cat([self.i, self.j]), torch.cat([self.j, self.i]), torch.cat([values, values]),
+            (self.n_atoms, self.n_atoms),
+        )
+        return lambda q: matrix @ q

@@ -99,7 +99,7 @@ def test_two_level_preconditioner_is_symmetric_positive_definite_and_recycles():
     assert cold_iterations <= qeq_module.COARSE_SPACE_MAX
     warm = QeqWarmStart()
     warm.extend_space("charges", record)
-    op.set_deflation(*warm.space("charges", len(pos)))
+    op.set_deflation(warm.space("charges", len(pos)))
     assert op.deflation is not None
     # the two-level preconditioner as a matrix on the zero-sum plane: symmetric positive definite
     n = len(pos)
@@ -131,7 +131,7 @@ def test_recycled_space_from_a_moved_geometry_saves_iterations_and_changes_nothi
     assert recycled.iterations < plain.iterations
     scale = float(torch.linalg.norm(chi - chi.mean()))
     assert float(torch.linalg.norm(q_recycled - q_plain)) < 3e-4 * scale
-    assert warm.spaces["charges"][0].shape[1] <= qeq_module.COARSE_SPACE_MAX
+    assert warm.spaces["charges"][0].shape[1] <= qeq_module.coarse_space_size(len(pos))
 
 
 def test_extrapolated_starting_point():
