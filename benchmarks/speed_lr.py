@@ -12,8 +12,16 @@ against a short-range model with 5 Å (the seed paper's accuracy claim, here for
 model has the same 3 local layers plus one long-range step with the default equivariant charges
 (4 channels each of l = 0, 1, 2; Coulomb sums at accuracy 1e-4; no physical Coulomb term).
 Target: Qeq ≤ 1.3× the short-range cost at the same cutoff. The two models of a row are timed
-alternately, step by step (30 pairs on the small system, 7 on the large one; medians). ``--quick`` runs only the small system
-with a short time budget (a check that the script works, not a measurement).
+alternately, step by step (30 pairs on the small system, 7 on the large one; medians).
+
+Two protocols. "random": untrained models of the sizes above, each step a random displacement
+(σ = 1e-3 Å per coordinate) followed by energy, forces, stress and charges; uncorrelated moves, so
+the charge solve gains nothing from extrapolation. "MD": the shipped models of these sizes,
+bta_cu.pt (Qeq) against bta_cu_sr.pt (short range), each running its own Langevin trajectory (300 K,
+1 fs, from the same start), one step per call: what a user's MD run costs, with the smooth
+trajectory the extrapolated starting points and recycled search directions of the charge solve
+are made for. ``--quick`` runs only the small system with a short time budget (a check that the
+script works, not a measurement).
 """
 
 from __future__ import annotations
@@ -82,10 +90,26 @@ def md_step(m, atoms):
     return step
 
 
-def paired_step_times(short_range, long_range, atoms, repeats, budget_s) -> tuple[float, float]:
+def md_trajectory_step(m, atoms):
+    """A function advancing its own Langevin trajectory (300 K, 1 fs, friction 0.01/fs, fixed seeds)
+    by one step: one evaluation of energy, forces, stress and charges per call."""
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import thermalize_momenta
+
+    atoms = atoms.copy()
+    atoms.calc = lrcalc.LRCalculator(m)
+    thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
+    dynamics = Langevin(atoms, 1.0 * units.fs, temperature_K=300, friction=0.01 / units.fs,
+                        rng=np.random.default_rng(1), fixcm=False)
+    return lambda: dynamics.run(1)
+
+
+def paired_step_times(short_range, long_range, atoms, repeats, budget_s, protocol="random") -> tuple[float, float]:
     """Median seconds per step of both models, timed alternately (SR, LR, SR, LR, …) so that a
     slow drift of the machine affects both alike."""
-    steps = (md_step(short_range, atoms), md_step(long_range, atoms))
+    make = md_step if protocol == "random" else md_trajectory_step
+    steps = (make(short_range, atoms), make(long_range, atoms))
     for step in steps:  # warm-up
         step()
         step()
@@ -112,23 +136,28 @@ def main():
     large = small.repeat((args.large_repeat, args.large_repeat, 1))
     print(f"# {allocator}; {torch.get_num_threads()} torch threads; models in {args.dtype}, Coulomb in float64")
     print(f"# small system: {source}, {len(small)} atoms; large: {args.large_repeat}x{args.large_repeat} in-plane, {len(large)} atoms")
-    print(f"{'system':>8} {'atoms':>6} {'comparison':>26} {'short-range s/step':>19} {'long-range s/step':>18} "
-          f"{'LR/SR':>7} {'steps/s (LR)':>13}")
+    print(f"{'system':>8} {'atoms':>6} {'protocol':>9} {'comparison':>26} {'short-range s/step':>19} "
+          f"{'long-range s/step':>18} {'LR/SR':>7} {'steps/s (LR)':>13}")
     rows = [("small", small, "qeq", 5.0, 5.0), ("large", large, "qeq", 5.0, 5.0),
             ("small", small, "qeq", 3.0, 5.0), ("large", large, "qeq", 3.0, 5.0),
-            ("small", small, "lorem", 5.0, 5.0), ("large", large, "lorem", 5.0, 5.0)]
+            ("small", small, "lorem", 5.0, 5.0), ("large", large, "lorem", 5.0, 5.0),
+            ("small", small, "md", 5.0, 5.0), ("large", large, "md", 5.0, 5.0)]
     budget_s = 60
     if args.quick:
         rows = [row for row in rows if row[0] == "small"]
         budget_s = 1
-    names = {"qeq": "Qeq", "lorem": "LOREM"}
+    names = {"qeq": "Qeq", "lorem": "LOREM", "md": "bta_cu vs bta_cu_sr"}
     for name, atoms, long_range, lr_cutoff, sr_cutoff in rows:
+        if long_range == "md":
+            models, protocol = (lrcalc.load_model("bta_cu_sr.pt"), lrcalc.load_model("bta_cu.pt")), "MD"
+            label = names[long_range]
+        else:
+            models = (model("none", sr_cutoff, args.dtype), model(long_range, lr_cutoff, args.dtype))
+            protocol, label = "random", f"{names[long_range]} {lr_cutoff:g} Å vs SR {sr_cutoff:g} Å"
         sr_time, lr_time = paired_step_times(
-            model("none", sr_cutoff, args.dtype), model(long_range, lr_cutoff, args.dtype), atoms,
-            repeats=30 if name == "small" else 7, budget_s=budget_s,
+            *models, atoms, repeats=30 if name == "small" else 7, budget_s=budget_s, protocol=protocol.lower(),
         )
-        label = f"{names[long_range]} {lr_cutoff:g} Å vs SR {sr_cutoff:g} Å"
-        print(f"{name:>8} {len(atoms):>6} {label:>26} {sr_time:>19.4f} {lr_time:>18.4f} "
+        print(f"{name:>8} {len(atoms):>6} {protocol:>9} {label:>26} {sr_time:>19.4f} {lr_time:>18.4f} "
               f"{lr_time / sr_time:>7.2f} {1 / lr_time:>13.1f}", flush=True)
 
 
