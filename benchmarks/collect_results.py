@@ -12,7 +12,9 @@ COMMANDS = {
     "speed_sr": "python benchmarks/speed_sr.py",
     "speed_lr": "python benchmarks/speed_lr.py",
     "electrostatics_scaling": "python benchmarks/electrostatics_scaling.py --threads 1 --repeats 2",
-    "md_validation": "python benchmarks/md_validation.py --model bta_cu.pt --ps 5 --dtype float64",
+    "md_validation": "python benchmarks/md_validation.py --model bta_cu.pt --ps 2.5 --dtype float64",
+    "md_validation_3x3": "python benchmarks/md_validation.py --model bta_cu.pt --ps 0.5 --dtype float64 --repeat 3",
+    "qeq_accuracy": "python benchmarks/qeq_accuracy.py",
 }
 
 if __name__ == "__main__":

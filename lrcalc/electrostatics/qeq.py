@@ -57,11 +57,12 @@ from .validation import check_system
 DENSE_MAX_ATOMS = 400
 
 #: Most columns kept in the coarse space of earlier search directions (see ``_two_level``).
-COARSE_SPACE_MAX = 256
+COARSE_SPACE_MAX = 512
 #: Most entries (atoms × columns) of one stored coarse space (W and HW each, float32: 64 MB).
 COARSE_SPACE_ENTRIES = 2**24
-#: Coarse-space directions whose eigenvalue of Wᵀ(HW) is below this fraction of the largest are dropped.
-COARSE_SPACE_RCOND = 1e-6
+#: Relative diagonal shifts of Wᵀ(HW) tried in turn for its factorisation (damp nearly dependent
+#: directions, and directions made indefinite by products from earlier geometries).
+COARSE_SPACE_SHIFTS = (1e-6, 1e-4, 1e-3, 1e-2)
 
 def coarse_space_size(n_atoms: int) -> int:
     """Columns kept in a coarse space of an ``n_atoms`` system (memory-bounded)."""
@@ -106,17 +107,17 @@ class QeqWarmStart:
       so that the same combination of the stored positions predicts the new positions. On a
       smooth MD trajectory this is a polynomial extrapolation; for uncorrelated moves the fit
       gives :math:`a \approx 0`, i.e. the last solution.
-    - **Coarse space.** The (normalised) search directions of the recent solves with their products
-      with H, up to :data:`COARSE_SPACE_MAX` columns for the charges and as many for the adjoint.
-      They span the smooth, slowly converging modes, which a two-level preconditioner then
-      inverts directly (``_HardnessOperator._two_level``).
+    - **Coarse space.** The (normalised) search directions of the recent solves, charge and adjoint
+      solves alike (one matrix H serves both), with their products with H, up to
+      :func:`coarse_space_size` columns. They span the smooth, slowly converging modes, which a
+      two-level preconditioner then inverts directly (``_HardnessOperator._two_level``).
 
     Any starting point and any coarse space give the same result to the solver tolerance; close
     ones save iterations.
     """
 
     steps: list = dataclasses.field(default_factory=list)
-    spaces: dict = dataclasses.field(default_factory=dict)
+    coarse_space: tuple | None = None
     parameters: dict = dataclasses.field(default_factory=dict)
 
     def coulomb_parameters(self, positions, cell, pbc, sigma, method, accuracy) -> CoulombParameters:
@@ -179,15 +180,15 @@ class QeqWarmStart:
         self.steps.append({"positions": positions.detach().clone(), "charges": charges.detach()})
         del self.steps[:-HISTORY]
 
-    def extend_space(self, key: str, directions: list):
-        """Append the ``(p, Hp)`` pairs of a solve to the coarse space ``key``, newest kept (at most
+    def extend_space(self, directions: list):
+        """Append the ``(p, Hp)`` pairs of a solve to the coarse space, newest kept (at most
         :func:`coarse_space_size` columns). The space is stored as ``(W, HW, WᵀHW)``; the small
         matrix is updated block by block, so each solve adds O(N·k·k_new) work, not O(N·k²)."""
         if not directions:
             return
         norms = torch.stack([torch.linalg.norm(p) for p, _ in directions]).clamp_min(1e-30)
         w_new, aw_new = (torch.stack(t, dim=1) / norms for t in zip(*directions))
-        old = self.spaces.get(key)
+        old = self.coarse_space
         if old is not None and old[0].shape[0] == w_new.shape[0]:
             w_old, aw_old, e_old = old
             e = torch.cat([
@@ -198,11 +199,11 @@ class QeqWarmStart:
         else:
             e = (w_new.T @ aw_new).double()
         keep = coarse_space_size(w_new.shape[0])
-        self.spaces[key] = (w_new[:, -keep:], aw_new[:, -keep:], e[-keep:, -keep:])
+        self.coarse_space = (w_new[:, -keep:], aw_new[:, -keep:], e[-keep:, -keep:])
 
-    def space(self, key: str, n: int):
-        """The stored ``(W, HW, WᵀHW)`` of ``key`` for a system of ``n`` atoms, or ``None``."""
-        space = self.spaces.get(key)
+    def space(self, n: int):
+        """The stored ``(W, HW, WᵀHW)`` for a system of ``n`` atoms, or ``None``."""
+        space = self.coarse_space
         return space if space is not None and space[0].shape[0] == n else None
 
 
@@ -280,28 +281,30 @@ class _HardnessOperator:
 
     def set_deflation(self, space: tuple | None):
         """Use the coarse space ``(W, HW, E = WᵀHW)`` of a :class:`QeqWarmStart` (zero-sum columns
-        ``W``, products ``HW`` projected, possibly from an earlier geometry) in the
-        preconditioner (see :meth:`_two_level`).
+        ``W``, products ``HW`` projected, possibly from earlier geometries) in the preconditioner
+        (see :meth:`_two_level`).
 
-        ``E⁻¹`` is applied as ``U Uᵀ`` with ``U = V Λ^{-1/2}`` from the eigendecomposition of the
-        symmetric part of ``E``. Directions with eigenvalues below :data:`COARSE_SPACE_RCOND`
-        times the largest are dropped: CG directions lose conjugacy over a long solve (more so in
-        float32) and become nearly dependent, and inverting ``E`` across them would make the
-        preconditioner useless."""
+        ``E`` is symmetrised and shifted by the first of :data:`COARSE_SPACE_SHIFTS` (times its
+        largest diagonal entry) for which its Cholesky factorisation succeeds: CG directions lose conjugacy over long solves
+        (more so in float32) and become nearly dependent, and inverting ``E`` exactly across them
+        would amplify rounding errors; the shift only damps those directions."""
         self.deflation = None
         if space is None:
             return
         w, aw, coarse = space
-        values, vectors = torch.linalg.eigh(0.5 * (coarse + coarse.T))
-        keep = values > COARSE_SPACE_RCOND * values[-1]
-        if not bool(keep.any()):
-            return
-        factor = (vectors[:, keep] / values[keep].sqrt()).to(self.dtype)
-        self.deflation = (w.to(self.dtype), aw.to(self.dtype), factor)
+        coarse = 0.5 * (coarse + coarse.T)
+        eye = torch.eye(len(coarse), dtype=coarse.dtype)
+        largest = float(coarse.diagonal().max())
+        # products from earlier geometries can leave E slightly indefinite: larger shifts until
+        # the factorisation succeeds
+        for relative_shift in COARSE_SPACE_SHIFTS:
+            factor, info = torch.linalg.cholesky_ex(coarse + relative_shift * largest * eye)
+            if int(info) == 0:
+                self.deflation = (w.to(self.dtype), aw.to(self.dtype), factor)
+                return
 
     def _coarse_inverse(self, v):
-        factor = self.deflation[2]
-        return factor @ (factor.T @ v)
+        return torch.cholesky_solve(v.double().unsqueeze(-1), self.deflation[2]).squeeze(-1).to(self.dtype)
 
     def _two_level(self, r):
         """Two-level (balancing) preconditioner ``z = Xᵀ M₀⁻¹ X r + W E⁻¹ Wᵀ r`` with ``M₀`` the
@@ -385,17 +388,17 @@ class _HardnessOperator:
             y, _, _ = self.solve(b, 0.0, scale=norm)
             return y - y.mean()
         # start from the earlier steps' adjoints extrapolated to this step's positions, precondition
-        # with the coarse space of the earlier adjoint solves
+        # with the coarse space of the earlier solves (this step's charge solve included)
         initial = warm.predict("adjoint", warm.steps[-1]["positions"], warm.steps[:-1])
         if initial is None:
             initial = warm.adjoint  # an earlier backward pass of this same step
-        self.set_deflation(warm.space("adjoint", b.shape[0]))
+        self.set_deflation(warm.space(b.shape[0]))
         record = []
         y, _, _ = self.solve(b, 0.0, initial=None if initial is None else initial.to(b.dtype), scale=norm,
                              record=record)
         y = y - y.mean()
         warm.steps[-1]["adjoint"] = y.detach()
-        warm.extend_space("adjoint", record)
+        warm.extend_space(record)
         return y
 
 
@@ -549,12 +552,12 @@ def qeq(
         init = None if initial_charges is None else initial_charges.detach().to(chi0.dtype)
         record = None
         if solver == "cg" and warm_start is not None:
-            operator.set_deflation(warm_start.space("charges", n))
+            operator.set_deflation(warm_start.space(n))
             record = []
         q_star, iterations, residual = operator.solve(-chi0, total_charge, init, record=record)
         if warm_start is not None:
             warm_start.record(positions, q_star)
-            warm_start.extend_space("charges", record)
+            warm_start.extend_space(record)
             operator.warm_start = warm_start
 
     phi = coulomb(q_star)

@@ -98,8 +98,8 @@ def test_two_level_preconditioner_is_symmetric_positive_definite_and_recycles():
     assert cold_iterations == len(record) > 5
     assert cold_iterations <= qeq_module.COARSE_SPACE_MAX
     warm = QeqWarmStart()
-    warm.extend_space("charges", record)
-    op.set_deflation(warm.space("charges", len(pos)))
+    warm.extend_space(record)
+    op.set_deflation(warm.space(len(pos)))
     assert op.deflation is not None
     # the two-level preconditioner as a matrix on the zero-sum plane: symmetric positive definite
     n = len(pos)
@@ -111,7 +111,7 @@ def test_two_level_preconditioner_is_symmetric_positive_definite_and_recycles():
     assert float(torch.linalg.eigvalsh(0.5 * (projected + projected.T))[0]) > 0
     # the same system again: its own search directions span the solution, so (almost) no iterations
     q_again, iterations, _ = op.solve(-chi, 0.0)
-    assert iterations <= 2
+    assert iterations <= 3 < cold_iterations
     torch.testing.assert_close(q_again, q_cold, rtol=0, atol=1e-5)  # both solved to tol 1e-6
 
 
@@ -131,7 +131,7 @@ def test_recycled_space_from_a_moved_geometry_saves_iterations_and_changes_nothi
     assert recycled.iterations < plain.iterations
     scale = float(torch.linalg.norm(chi - chi.mean()))
     assert float(torch.linalg.norm(q_recycled - q_plain)) < 3e-4 * scale
-    assert warm.spaces["charges"][0].shape[1] <= qeq_module.coarse_space_size(len(pos))
+    assert warm.coarse_space[0].shape[1] <= qeq_module.coarse_space_size(len(pos))
 
 
 def test_extrapolated_starting_point():
