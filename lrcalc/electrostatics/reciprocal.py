@@ -4,11 +4,12 @@ For lattice vectors the rows :math:`\mathbf a_i` of ``lattice`` (``[d, 3]``, Å,
 periodic plane of a slab, 3 for a bulk cell), the reciprocal vectors are
 :math:`\mathbf k = \sum_i m_i \mathbf b_i` with :math:`\mathbf a_i\cdot\mathbf b_j = 2\pi\delta_{ij}`
 and :math:`\mathbf b_j` in the span of the :math:`\mathbf a_i`, i.e. :math:`B = 2\pi (AA^{\mathsf T})^{-1}A`.
-Finding the integer vectors :math:`\mathbf m` with :math:`0 < |\mathbf k| \le k_{\max}` is a
-Python-level search that costs more than the rest of a small system's Coulomb setup; MD at fixed
-cell repeats it with the same answer, so the integers are cached by the exact cell and cutoff,
-while :math:`\mathbf k = \mathbf m B` is recomputed from the cell every call (differentiable, for
-the stress).
+Enumerating the candidate integer vectors :math:`\mathbf m` (a box of half-space indices) is a
+Python-level step that costs more than the rest of a small system's Coulomb setup; the box depends
+only on integer bounds, which stay the same over an MD run even when the padded cell of a slab
+changes height slightly every step, so the candidates are cached by their bounds and only the
+cheap test :math:`0 < |\mathbf k| \le k_{\max}` runs every call. :math:`\mathbf k = \mathbf m B`
+is recomputed from the cell every call (differentiable, for the stress).
 """
 
 from collections import OrderedDict
@@ -29,12 +30,12 @@ def half_space_indices(lattice: torch.Tensor, k_max: float) -> torch.Tensor:
     """Integer vectors ``m`` (``[K, d]``, in the lattice's dtype) with ``0 < |m B| ≤ k_max``, one of
     each ``±m`` pair (first nonzero component positive)."""
     lattice = lattice.detach()
-    key = (lattice.dtype, tuple(lattice.shape), tuple(lattice.cpu().reshape(-1).tolist()), float(k_max))
-    cached = _CACHE.get(key)
-    if cached is None:
-        basis = reciprocal_basis(lattice)
-        # |m_i| = |k·a_i| / 2π ≤ k_max |a_i| / 2π
-        bounds = [int(k_max * float(torch.linalg.norm(a)) / (2.0 * torch.pi)) + 1 for a in lattice]
+    basis = reciprocal_basis(lattice)
+    # |m_i| = |k·a_i| / 2π ≤ k_max |a_i| / 2π
+    bounds = tuple(int(k_max * float(torch.linalg.norm(a)) / (2.0 * torch.pi)) + 1 for a in lattice)
+    key = (lattice.dtype, bounds)
+    candidates = _CACHE.get(key)
+    if candidates is None:
         m = torch.cartesian_prod(*[torch.arange(-b, b + 1, dtype=lattice.dtype) for b in bounds])
         m = m.reshape(-1, len(bounds))
         first = torch.zeros(m.shape[0], dtype=torch.bool)  # the first nonzero component is positive
@@ -42,11 +43,9 @@ def half_space_indices(lattice: torch.Tensor, k_max: float) -> torch.Tensor:
         for column in m.T:
             first |= undecided & (column > 0)
             undecided &= column == 0
-        m = m[first]
-        cached = m[torch.linalg.norm(m @ basis, dim=1) <= k_max]
-        _CACHE[key] = cached
+        candidates = _CACHE[key] = m[first].to(lattice.device)
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     else:
         _CACHE.move_to_end(key)
-    return cached.to(lattice.device)
+    return candidates[torch.linalg.norm(candidates @ basis, dim=1) <= k_max]
