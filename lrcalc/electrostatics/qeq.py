@@ -66,7 +66,9 @@ COARSE_SPACE_SHIFTS = (1e-6, 1e-4, 1e-3, 1e-2)
 
 def coarse_space_size(n_atoms: int) -> int:
     """Columns kept in a coarse space of an ``n_atoms`` system (memory-bounded)."""
-    return max(16, min(COARSE_SPACE_MAX, COARSE_SPACE_ENTRIES // max(n_atoms, 1)))
+    # well below N: with nearly as many columns as dimensions the directions are dependent and
+    # the coarse inverse amplifies rounding errors
+    return max(1, min(COARSE_SPACE_MAX, COARSE_SPACE_ENTRIES // max(n_atoms, 1), n_atoms // 4))
 
 
 #: Earlier solutions a :class:`QeqWarmStart` keeps for its extrapolated starting point.

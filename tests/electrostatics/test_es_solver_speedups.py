@@ -228,3 +228,21 @@ def test_small_slab_cells_widen_the_gap_instead_of_a_layer_correction(accuracy):
     big_cell = cell.clone()
     big_cell[:2] *= 6.0
     assert tune(pos, big_cell, pbc, sigma, "p3m", accuracy).layer_k_max is not None
+
+
+def test_warm_started_cg_on_a_small_system_keeps_converging():
+    """A coarse space with nearly as many columns as atoms would be singular; it is capped well
+    below N, so repeated warm-started solves of a small system stay as good as cold ones."""
+    pos, cell, chi, hardness, sigma = _metallic_slab(repeat=1)
+    pbc = (True, True, False)
+    assert qeq_module.coarse_space_size(len(pos)) <= len(pos) // 4
+    warm = QeqWarmStart()
+    gen = torch.Generator().manual_seed(7)
+    scale = float(torch.linalg.norm(chi - chi.mean()))
+    for _ in range(12):
+        pos = pos + 0.01 * torch.randn(pos.shape, generator=gen, dtype=DTYPE)
+        q_warm, _, info = qeq(pos, chi, hardness, sigma, 0.0, cell, pbc, method="ewald", accuracy=1e-4,
+                              solver="cg", warm_start=warm, return_info=True)
+        q_cold, _ = qeq(pos, chi, hardness, sigma, 0.0, cell, pbc, method="ewald", accuracy=1e-4, solver="cg")
+        assert float(torch.linalg.norm(q_warm - q_cold)) < 3e-4 * scale
+        assert info.iterations < 40
