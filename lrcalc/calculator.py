@@ -61,8 +61,12 @@ class LRCalculator(Calculator):
     Models with charges (``long_range: "qeq"``, or ``"lorem"`` with ``lorem_coulomb``) add
     ``charges`` (e per atom; ``atoms.get_charges()``) and, for molecules, ``dipole`` (Σ q_i r_i in
     e·Å; ``atoms.get_dipole_moment()``). Their total charge is ``atoms.info["charge"]`` (default
-    0). Between calls the previous charges and adjoint solution warm-start the charge solve and its
-    backward solve (iterative solver for large systems), which saves iterations in MD.
+    0). The calculator keeps a :class:`~lrcalc.electrostatics.QeqWarmStart` between calls: the Coulomb
+    parameters tuned at the first call stay fixed while the cell does (one smooth energy surface per
+    MD run), and for large systems (iterative charge solve) the charges and adjoint solutions of
+    the last steps, extrapolated along the trajectory, start the next solves, whose earlier search
+    directions precondition them; results are the same to the solver tolerance, in fewer
+    iterations.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]

@@ -18,10 +18,15 @@ Solvers:
   directly; for small N.
 - ``"cg"``: matrix-free preconditioned conjugate gradients restricted to the plane
   :math:`\sum_i q_i = Q`, one application of the Coulomb operator (Ewald or P3M/PME, with
-  the pair list, kernel values and mesh weights built once) per iteration; O(N) memory.
-  The preconditioner is the constraint-projected Jacobi preconditioner
-  :math:`z = \Pi D^{-1} r` with :math:`D_{ii} = J_i + k_e/(\sqrt\pi\sigma_i)` and
-  :math:`\Pi` the :math:`D`-orthogonal projection onto zero-sum vectors.
+  the pair list, kernel values and mesh weights built once, pair sum and mesh spreading as
+  sparse CSR products) per iteration; O(N) memory. The one-level preconditioner is a
+  coarse-mesh Woodbury approximation for periodic systems (:mod:`.preconditioner`) or the
+  Jacobi diagonal :math:`D_{ii} = J_i + k_e/(\sqrt\pi\sigma_i)`, projected onto zero-sum
+  vectors. Two things make MD cheap (see :class:`QeqWarmStart`): starting points extrapolated
+  from the previous steps, and a coarse space of earlier search directions that a two-level
+  (balancing) preconditioner inverts directly. At tolerances above
+  :data:`FLOAT32_SOLVE_TOL` the iterations run in float32 (the solution is corrected to the
+  exact total charge in float64, and the differentiable pass after the solve is float64).
 
 Gradients (implicit differentiation). With :math:`q^*` the detached solution, :math:`S`
 the constrained inverse of :math:`H` (solution of :math:`Hy = b - c\mathbf 1`,
