@@ -12,7 +12,7 @@ against a short-range model with 5 Å (the seed paper's accuracy claim, here for
 model has the same 3 local layers plus one long-range step with the default equivariant charges
 (4 channels each of l = 0, 1, 2; Coulomb sums at accuracy 1e-4; no physical Coulomb term).
 Target: Qeq ≤ 1.3× the short-range cost at the same cutoff. The two models of a row are timed
-alternately, step by step (30 pairs on the small system, 7 on the large one; medians).
+alternately, step by step (60 pairs on the small system, 15 on the large one; medians).
 
 Two protocols. "random": untrained models of the sizes above, each step a random displacement
 (σ = 1e-3 Å per coordinate) followed by energy, forces, stress and charges; uncorrelated moves, so
@@ -142,7 +142,7 @@ def main():
             ("small", small, "qeq", 3.0, 5.0), ("large", large, "qeq", 3.0, 5.0),
             ("small", small, "lorem", 5.0, 5.0), ("large", large, "lorem", 5.0, 5.0),
             ("small", small, "md", 5.0, 5.0), ("large", large, "md", 5.0, 5.0)]
-    budget_s = 60
+    budget_s = 90
     if args.quick:
         rows = [row for row in rows if row[0] == "small"]
         budget_s = 1
@@ -155,7 +155,7 @@ def main():
             models = (model("none", sr_cutoff, args.dtype), model(long_range, lr_cutoff, args.dtype))
             protocol, label = "random", f"{names[long_range]} {lr_cutoff:g} Å vs SR {sr_cutoff:g} Å"
         sr_time, lr_time = paired_step_times(
-            *models, atoms, repeats=30 if name == "small" else 7, budget_s=budget_s, protocol=protocol.lower(),
+            *models, atoms, repeats=60 if name == "small" else 15, budget_s=budget_s, protocol=protocol.lower(),
         )
         print(f"{name:>8} {len(atoms):>6} {protocol:>9} {label:>26} {sr_time:>19.4f} {lr_time:>18.4f} "
               f"{lr_time / sr_time:>7.2f} {1 / lr_time:>13.1f}", flush=True)
