@@ -13,7 +13,7 @@ model has the same 3 local layers plus one long-range step with the default equi
 (4 channels each of l = 0, 1, 2; Coulomb sums at accuracy 1e-4; no physical Coulomb term).
 Target: Qeq ≤ 1.3× the short-range cost at the same cutoff. The two models of a row are timed
 alternately, step by step (60 pairs on the small system, 15 on the large one; medians), each row in
-a fresh process (a row run after others in one process came out up to 25 % slower).
+a fresh process (run last in one process with all others, the large MD row gave 1.39; alone, 1.12).
 
 Two protocols. "random": untrained models of the sizes above, each step a random displacement
 (σ = 1e-3 Å per coordinate) followed by energy, forces, stress and charges; uncorrelated moves, so
