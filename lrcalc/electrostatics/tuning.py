@@ -24,7 +24,9 @@ With :math:`x = \operatorname{erfc}^{-1}(\varepsilon/10)`:
   (:math:`K \approx A k_{\max}^2/4\pi` modes for in-plane area :math:`A`):
   :math:`g = \max\big(\sqrt2\,x\,s_{ij}^{\max},\ \ln(10/\varepsilon)\sqrt{A / 4\pi K_0}\big)`
   with :math:`K_0` = :data:`LAYER_MODES`, so that about :math:`K_0` modes are summed; the
-  first term keeps the widest Gaussian pair point-like across the gap. The gap depends on
+  first term keeps the widest Gaussian pair point-like across the gap. Where that would leave
+  fewer than :data:`LAYER_MIN_MODES` modes (small cells), the correction is dropped and the gap
+  widened to :math:`\ln(10/\varepsilon)/k_{\min}` instead. The gap depends on
   the cell and the widths only, never on the positions: the energy of a net-charged slab
   depends on it, so a gap that moved with the atoms would make the forces inexact.
 
@@ -38,6 +40,8 @@ import dataclasses
 import math
 
 import torch
+
+from .reciprocal import half_space_indices, reciprocal_basis
 
 #: Tails are cut at this fraction of ``accuracy``: the many pairs near the real-space
 #: cutoff add up, and without the margin the force error is 2-4 times ``accuracy``.
@@ -199,21 +203,18 @@ def slab_padding(cell: torch.Tensor, pbc, minimum: float, accuracy: float) -> tu
     than :data:`LAYER_MIN_MODES` modes (small cells, whose shortest in-plane wavevector is long), a
     gap of ln(10/ε)/k_min makes every image term negligible and the correction is left out: a
     little more vacuum costs less than the correction's fixed overhead there."""
-    from .reciprocal import half_space_indices, reciprocal_basis
-
     axes = [a for a in range(3) if pbc[a]]
     plane = cell[axes].detach()
     area = float(torch.linalg.norm(torch.linalg.cross(plane[0], plane[1])))
     decay = _image_decay(accuracy)
     gap = max(minimum, decay * math.sqrt(area / (4.0 * math.pi * LAYER_MODES)))
-    modes = half_space_indices(plane, decay / gap)
+    modes = half_space_indices(plane, decay / gap)  # the in-plane modes the correction would sum
     if modes.shape[0] >= LAYER_MIN_MODES:
         return gap, decay / gap
-    basis = reciprocal_basis(plane)
-    small = torch.cartesian_prod(*[torch.arange(-2, 3, dtype=plane.dtype)] * 2)
-    lengths = torch.linalg.norm(small @ basis, dim=1)
-    k_min = float(lengths[lengths > 0].min())
-    return max(gap, 1.000001 * decay / k_min), None
+    if modes.shape[0] == 0:  # every image term is already negligible across this gap
+        return gap, None
+    k_min = float(torch.linalg.norm(modes @ reciprocal_basis(plane), dim=1).min())
+    return 1.000001 * decay / k_min, None
 
 
 def _slab_volume_estimate(positions, cell, pbc, accuracy) -> float:
