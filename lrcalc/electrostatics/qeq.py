@@ -238,6 +238,8 @@ class _HardnessOperator:
         self.matrix = None
         self.warm_start = None
         self.deflation = None
+        if preconditioner not in ("auto", "mesh", "jacobi"):
+            raise ValueError(f"unknown preconditioner {preconditioner!r}; use 'auto', 'mesh' or 'jacobi'")
         if preconditioner == "auto":
             preconditioner = "mesh" if cell is not None and solver == "cg" else "jacobi"
         if solver == "dense":
@@ -246,13 +248,11 @@ class _HardnessOperator:
             slab = coulomb.slab is not None
             padded = coulomb.slab.cell if slab else cell
             self.preconditioner = CoarseMeshPreconditioner(positions, padded, hardness, sigma, mean_field=not slab)
-        elif preconditioner == "jacobi":
+        else:  # "jacobi"
             diag = hardness.clone()
             if sigma is not None:
                 diag = diag + COULOMB_CONSTANT * self_coefficient(sigma, None)
             self.preconditioner = JacobiPreconditioner(diag)
-        else:
-            raise ValueError(f"unknown preconditioner {preconditioner!r}; use 'auto', 'mesh' or 'jacobi'")
         if self.preconditioner is not None:
             self.preconditioner = self.preconditioner.astype(self.dtype)
             self.p_ones = self.preconditioner(torch.ones_like(self.hardness))

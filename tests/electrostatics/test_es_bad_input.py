@@ -37,3 +37,14 @@ def test_bad_inputs_raise_clear_errors():
         electrostatic_potential(pos, q[:-1], cell)
     with pytest.raises(ValueError, match="accuracy"):
         coulomb_energy(pos, q, cell, accuracy=0.5)
+
+
+@pytest.mark.parametrize("solver", ["dense", "cg"])
+def test_unknown_preconditioner_is_named_for_either_solver(solver):
+    from lrcalc.electrostatics import qeq
+
+    pos, cell, _ = random_ions(8)
+    chi = torch.linspace(-1.0, 1.0, len(pos), dtype=DTYPE)
+    hardness = torch.full((len(pos),), 5.0, dtype=DTYPE)
+    with pytest.raises(ValueError, match="unknown preconditioner 'multigrid'"):
+        qeq(pos, chi, hardness, None, cell=cell, solver=solver, preconditioner="multigrid")
