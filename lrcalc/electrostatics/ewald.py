@@ -16,12 +16,7 @@ cells and as the reference for the mesh methods.
 import torch
 
 from .kernels import long_range_fourier
-from .reciprocal import half_space_indices, reciprocal_basis
-
-
-def half_space_kvectors(cell: torch.Tensor, k_max: float) -> torch.Tensor:
-    """Reciprocal vectors ``[K, 3]`` (1/Å) with ``0 < |k| <= k_max``, one of each ±k pair."""
-    return half_space_indices(cell, k_max) @ reciprocal_basis(cell)
+from .reciprocal import half_space_vectors
 
 
 class EwaldKSpace:
@@ -32,7 +27,7 @@ class EwaldKSpace:
     """
 
     def __init__(self, positions: torch.Tensor, cell: torch.Tensor, smearing: float, k_max: float):
-        kvec = half_space_kvectors(cell, k_max)
+        kvec = half_space_vectors(cell, k_max)
         volume = torch.abs(torch.linalg.det(cell))
         self.weights = 2.0 * long_range_fourier((kvec**2).sum(-1), smearing) / volume
         phase = positions @ kvec.T

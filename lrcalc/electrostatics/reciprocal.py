@@ -49,3 +49,9 @@ def half_space_indices(lattice: torch.Tensor, k_max: float) -> torch.Tensor:
     else:
         _CACHE.move_to_end(key)
     return candidates[torch.linalg.norm(candidates @ basis, dim=1) <= k_max]
+
+
+def half_space_vectors(lattice: torch.Tensor, k_max: float) -> torch.Tensor:
+    """Reciprocal vectors ``k = m B`` (1/Å, ``[K, 3]``) with ``0 < |k| ≤ k_max``, one of each ±k
+    pair; differentiable with respect to ``lattice``."""
+    return half_space_indices(lattice, k_max) @ reciprocal_basis(lattice)

@@ -46,7 +46,7 @@ import math
 
 import torch
 
-from .reciprocal import half_space_indices, reciprocal_basis
+from .reciprocal import half_space_vectors
 
 
 def periodic_axes(pbc: tuple[bool, bool, bool]) -> tuple[int, int, int]:
@@ -86,11 +86,7 @@ class SlabGeometry:
         """Potential ``[N, C]`` (e/Å) of the Yeh–Berkowitz correction."""
         z = self.z.unsqueeze(-1).to(charges.dtype)
         z2 = self.z2.unsqueeze(-1).to(charges.dtype)
-        total = charges.sum(0)
-        dipole = (charges * z).sum(0)
-        second = (charges * z2).sum(0)
-        prefactor = 4.0 * math.pi / self.volume
-        phi = prefactor * (z * dipole - 0.5 * (second + total * z2) - total * self.thickness**2 / 12.0)
+        phi = _yeh_berkowitz(charges, z, z2, 4.0 * math.pi / self.volume, self.thickness**2 / 12.0)
         if self.layer is not None:
             phi = phi - self.layer(charges)
         return phi
@@ -103,17 +99,19 @@ class SlabGeometry:
         layer = None if self.layer is None or self.layer.empty else self.layer.detached(dtype)
 
         def apply(q: torch.Tensor) -> torch.Tensor:
-            total = q.sum()
-            phi = prefactor * (z * (q @ z) - 0.5 * ((q @ z2) + total * z2) - total * background)
+            phi = _yeh_berkowitz(q, z, z2, prefactor, background)
             return phi if layer is None else phi - layer(q)
 
         return apply
 
 
-def in_plane_wavevectors(plane: torch.Tensor, k_max: float) -> torch.Tensor:
-    """Half of the nonzero 2-D reciprocal vectors (1/Å, [K, 3]) of the lattice spanned by the
-    rows of ``plane`` ([2, 3], Å) with |k| ≤ ``k_max``: one of each pair ±k."""
-    return half_space_indices(plane, k_max) @ reciprocal_basis(plane)
+def _yeh_berkowitz(charges, z, z2, prefactor, background):
+    """φ_i = (4π/V')[z_i M_z − ½(Σ_j q_j z2_j + Q z2_i) − Q L²/12] for charges ``[N]`` or ``[N, C]``
+    (``z``, ``z2`` shaped to broadcast against them; ``background`` is L²/12)."""
+    total = charges.sum(0)
+    dipole = (charges * z).sum(0)
+    second = (charges * z2).sum(0)
+    return prefactor * (z * dipole - 0.5 * (second + total * z2) - total * background)
 
 
 class _LayerCorrection:
@@ -125,7 +123,7 @@ class _LayerCorrection:
     """
 
     def __init__(self, positions, z, plane, area, height, k_max):
-        k = in_plane_wavevectors(plane, k_max)  # [K, 3], in-plane
+        k = half_space_vectors(plane, k_max)  # [K, 3], in-plane
         self.empty = k.shape[0] == 0
         if self.empty:
             return
@@ -144,21 +142,18 @@ class _LayerCorrection:
     def __call__(self, charges: torch.Tensor) -> torch.Tensor:
         if self.empty:
             return torch.zeros_like(charges)
-        basis = self.basis.to(charges.dtype)
-        factors = basis.T @ charges  # [4K, C]: S⁺_re, S⁺_im, S⁻_re, S⁻_im
-        half = 2 * self.num_modes
-        swapped = torch.cat([factors[half:], factors[:half]])  # each e^{±kz_i} pairs with S^∓
-        # ½ Re[e^{ik·ρ_i} e^{k z_i} conj(S⁻)] = ½ e^{k z_i} (cos_i S⁻_re + sin_i S⁻_im), and likewise
-        return 0.5 * basis @ (self.weight.to(charges.dtype) * swapped)
+        return self._apply(self.basis.to(charges.dtype), self.weight.to(charges.dtype), charges)
 
     def detached(self, dtype: torch.dtype):
         """The same map for one charge vector ``[N]``, without autograd, in ``dtype``."""
         basis = self.basis.detach().to(dtype)
         weight = self.weight.detach().squeeze(-1).to(dtype)
+        return lambda q: self._apply(basis, weight, q)
+
+    def _apply(self, basis, weight, charges):
+        """``charges`` ``[N, C]`` with ``weight`` ``[4K, 1]``, or ``[N]`` with ``weight`` ``[4K]``."""
+        factors = basis.T @ charges  # [4K(, C)]: S⁺_re, S⁺_im, S⁻_re, S⁻_im
         half = 2 * self.num_modes
-
-        def apply(q: torch.Tensor) -> torch.Tensor:
-            factors = q @ basis
-            return 0.5 * (basis @ (weight * torch.cat([factors[half:], factors[:half]])))
-
-        return apply
+        swapped = torch.cat([factors[half:], factors[:half]])  # each e^{±kz_i} pairs with S^∓
+        # ½ Re[e^{ik·ρ_i} e^{k z_i} conj(S⁻)] = ½ e^{k z_i} (cos_i S⁻_re + sin_i S⁻_im), and likewise
+        return 0.5 * basis @ (weight * swapped)
