@@ -1,0 +1,56 @@
+"""Record energies, forces, stress and charges of every shipped model on fixed structures.
+
+Run once before a change of the model code or of the state-dict layout; ``tests/test_shipped_models.py``
+then checks that every shipped model still gives these numbers (to 1e-6 relative).
+
+    python tests/data/make_shipped_reference.py   # writes tests/data/shipped_reference.json
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+import lrcalc
+from lrcalc.model_file import shipped_models
+from lrcalc.structures import benzotriazole, bta_on_cu111
+
+
+def reference_structures(species):
+    """Name → Atoms: a rattled molecule (neutral and +1), and with Cu the 46-atom slab and a small
+    3-D periodic cell."""
+    rng = np.random.default_rng(7)
+    molecule = benzotriazole()
+    molecule.positions += rng.normal(scale=0.05, size=molecule.positions.shape)
+    cation = molecule.copy()
+    cation.info["charge"] = 1
+    structures = {"molecule": molecule, "cation": cation}
+    if "Cu" in species:
+        slab = bta_on_cu111()
+        slab.positions += rng.normal(scale=0.05, size=slab.positions.shape)
+        bulk = slab.copy()
+        bulk.pbc = True
+        structures.update(slab=slab, periodic=bulk)
+    return structures
+
+
+def evaluate(model_name):
+    species = lrcalc.load_model(model_name).species
+    rows = {}
+    for name, atoms in reference_structures(species).items():
+        calc = lrcalc.LRCalculator(model_name)  # a fresh one per structure: no state carried over
+        atoms.calc = calc
+        row = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces().tolist()}
+        if atoms.pbc.any():
+            row["stress"] = atoms.get_stress().tolist()
+        if "charges" in calc.implemented_properties:
+            row["charges"] = atoms.get_charges().tolist()
+        rows[name] = row
+    return rows
+
+
+if __name__ == "__main__":
+    reference = {path.name: evaluate(path.name) for path in shipped_models()}
+    out = Path(__file__).with_name("shipped_reference.json")
+    out.write_text(json.dumps(reference))
+    print(f"wrote {out}: {', '.join(reference)}")
