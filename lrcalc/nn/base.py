@@ -45,6 +45,17 @@ class AtomisticModel(nn.Module):
     cutoff: float
 
     @property
+    def outputs(self) -> tuple[str, ...]:
+        """What the model produces for a structure: ``energy``, ``atomic_energies``, ``forces``,
+        ``stress`` always, plus ``charges`` (e per atom) for models with charges. Callers (the
+        calculator, the trainer, the CLI) read this declaration instead of probing the model."""
+        base = ("energy", "atomic_energies", "forces", "stress")
+        long_range = self.config.get("long_range", "none")
+        if long_range == "qeq" or (long_range == "lorem" and self.config.get("lorem_coulomb", False)):
+            return base + ("charges",)
+        return base
+
+    @property
     def dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
 
