@@ -84,7 +84,7 @@ def md_step(m, atoms):
     calc = lrcalc.LRCalculator(m)
     atoms = atoms.copy()
     rng = np.random.default_rng(0)
-    properties = ["energy", "forces", "stress"] + (["charges"] if calc.has_charges else [])
+    properties = ["energy", "forces", "stress"] + (["charges"] if "charges" in calc.model.outputs else [])
 
     def step():
         atoms.positions += rng.normal(scale=1e-3, size=atoms.positions.shape)

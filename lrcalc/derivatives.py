@@ -15,13 +15,14 @@ import torch
 
 
 def apply_strain(graph: dict[str, torch.Tensor], requires_stress: bool):
-    """Leaf positions, the positions and cell a model must use, and the strain tensor (or ``None``).
+    """Leaf positions, the positions and cell a model must use, and the strain tensor (or ``None``),
+    all float64 (geometry is never rounded to a float32 network's precision).
 
     Returns ``(leaf_positions, positions, cell, strain)``: forces are −∂E/∂leaf_positions; the model
     computes E from the strained ``positions`` and ``cell``, which makes ∂E/∂strain the virial.
     """
-    positions = graph["positions"].detach().requires_grad_(True)
-    cell = graph["cell"]
+    positions = graph["positions"].detach().to(torch.float64).requires_grad_(True)
+    cell = graph["cell"].to(torch.float64)
     if not requires_stress:
         return positions, positions, cell, None
     num_structures = cell.shape[0]

@@ -7,7 +7,7 @@ index of their structure in ``batch``.
 key                 shape       meaning
 ==================  ==========  =====================================================================
 ``species``         [N]         index of each atom's element in the model's ``species`` list
-``positions``       [N, 3]      Cartesian positions, Å
+``positions``       [N, 3]      Cartesian positions, Å, wrapped into the cell along periodic axes
 ``cell``            [B, 3, 3]   cell vectors as rows, Å (zero rows along non-periodic directions
                                 are allowed)
 ``pbc``             [B, 3]      periodicity of each structure (bool)
@@ -33,6 +33,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from ase import Atoms
+from ase.geometry import wrap_positions
 
 from .errors import InputError
 from .neighbors import neighbor_list, radius_graph_on_device, torch_cluster_available
@@ -74,8 +75,8 @@ def _validate(atoms: Atoms, species: Sequence[str], label: str) -> None:
             raise InputError(f"{label}: pbc=True with a zero-volume cell {cell.tolist()}")
 
 
-def _check_overlaps(atoms, i, j, shifts, cell, label) -> None:
-    vectors = atoms.positions[j] - atoms.positions[i] + shifts @ cell
+def _check_overlaps(atoms, positions, i, j, shifts, cell, label) -> None:
+    vectors = positions[j] - positions[i] + shifts @ cell
     distances = np.linalg.norm(vectors, axis=1)
     close = np.flatnonzero(distances < MIN_DISTANCE)
     if close.size:
@@ -87,6 +88,18 @@ def _check_overlaps(atoms, i, j, shifts, cell, label) -> None:
             f"{label}: atoms {a} ({symbols[a]}) and {b} ({symbols[b]}){image} are "
             f"{distances[k]:.4f} Å apart, closer than {MIN_DISTANCE} Å: overlapping atoms"
         )
+
+
+def wrapped_positions(atoms: Atoms) -> np.ndarray:
+    """Positions (Å, float64) with every atom moved into the cell along the periodic directions.
+
+    The same structure, whatever image of it the user holds: a slab shifted in-plane by 10⁶ Å gives
+    the same graph (up to float64 rounding of the shift), and the edge vectors r_j − r_i + S·h are
+    differences of numbers of the size of the cell, not of the shift.
+    """
+    if not atoms.pbc.any():
+        return np.asarray(atoms.positions, dtype=np.float64)
+    return wrap_positions(atoms.positions, atoms.cell, pbc=atoms.pbc, eps=0.0)
 
 
 BACKENDS = ("auto", "vesin", "torch-cluster")
@@ -122,7 +135,8 @@ def atoms_to_graph(
         atoms: an ``ase.Atoms`` or a sequence of them (a batch).
         species: element symbols known to the model; ``species[k]`` gets index k.
         cutoff: neighbor cutoff radius in Å.
-        dtype: float dtype of positions, cell and shifts.
+        dtype: float dtype of positions, cell and shifts (float64, the default, keeps the geometry
+            exact; models promote any dtype to float64).
         device: torch device of the returned tensors.
         charge_key: ``atoms.info`` key holding the total charge in e (default 0 when absent).
         neighbor_backend: ``"vesin"`` (CPU, every kind of cell), ``"torch-cluster"`` (on ``device``,
@@ -145,16 +159,17 @@ def atoms_to_graph(
         label = "structure" if len(frames) == 1 else f"structure {b} of the batch"
         _validate(frame, species, label)
         cell = np.asarray(frame.cell[:], dtype=np.float64)
+        frame_positions = wrapped_positions(frame)
         if _use_torch_cluster(neighbor_backend, frame, device):
-            on_device = torch.as_tensor(frame.positions, dtype=torch.float64, device=device)
+            on_device = torch.as_tensor(frame_positions, dtype=torch.float64, device=device)
             i, j = (t.cpu().numpy() for t in radius_graph_on_device(on_device, cutoff))
             shifts = np.zeros((len(i), 3), dtype=np.int64)
         else:
-            i, j, shifts = neighbor_list(frame.positions, cell, frame.pbc, cutoff)
-        _check_overlaps(frame, i, j, shifts, cell, label)
+            i, j, shifts = neighbor_list(frame_positions, cell, frame.pbc, cutoff)
+        _check_overlaps(frame, frame_positions, i, j, shifts, cell, label)
         n = len(frame)
         species_idx.append(np.array([index_of[s] for s in frame.get_chemical_symbols()]))
-        positions.append(frame.positions)
+        positions.append(frame_positions)
         cells.append(cell)
         pbcs.append(np.asarray(frame.pbc, dtype=bool))
         batch.append(np.full(n, b))

@@ -2,7 +2,7 @@
 
 A model file is a ``torch.save`` archive of plain data only::
 
-    {"format": "lrcalc-model", "format_version": 1,
+    {"format": "lrcalc-model", "format_version": 2,
      "config": {...},            # the completed build_model config
      "state_dict": {...},        # tensors
      "metadata": {...}}          # lrcalc version, creation time, training data, measured errors, ...
@@ -23,10 +23,13 @@ import torch
 
 from .build import build_model
 from .errors import ConfigError, ModelFileError
-from .nn.base import AtomisticModel
+from .nn import layout_v1
+from .nn.model import AtomisticModel
 
 FORMAT = "lrcalc-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the model of stages (``local``, ``long_range``, ``coulomb_term``, ``head``); files of format 1
+are converted on load (:mod:`lrcalc.nn.layout_v1`)."""
 MODEL_SUFFIX = ".pt"
 
 
@@ -147,14 +150,18 @@ def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cp
             weights that do not fit the config; the message names the file.
     """
     path, payload = read_model_file(name_or_path)
+    config, state_dict = payload["config"], payload["state_dict"]
+    if payload["format_version"] == 1:
+        config = layout_v1.convert_config(config)
+        state_dict = layout_v1.convert_state_dict(config.get("long_range", "none"), state_dict)
     try:
-        model = build_model(payload["config"])
+        model = build_model(config)
     except ConfigError as error:
         raise ModelFileError(f"{path}: the model config in the file is invalid: {error}") from None
     try:
-        model.load_state_dict(payload["state_dict"], strict=True)
+        model.load_state_dict(state_dict, strict=True)
     except (RuntimeError, KeyError) as error:
         raise ModelFileError(f"{path}: the weights do not fit the model config: {error}") from None
     model.metadata = payload["metadata"]
     model.source_path = str(path)
-    return model.to(device).eval()
+    return model.to(device)

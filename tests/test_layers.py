@@ -31,7 +31,7 @@ def float64_default():
 def test_interaction_blocks_are_equivariant(parity, l_max, float64_default):
     model = lrcalc.build_model({**SMALL_CONFIG, "parity": parity, "l_max": l_max})
     num_species = len(model.species)
-    for layer in model.layers:
+    for layer in model.local.layers:
         num_edges, num_atoms = 7, 4
         edge_index = torch.randint(0, num_atoms, (2, num_edges), generator=torch.Generator().manual_seed(0))
 
@@ -40,12 +40,12 @@ def test_interaction_blocks_are_equivariant(parity, l_max, float64_default):
 
         assert_equivariant(
             block,
-            irreps_in=[layer.irreps_in, o3.Irreps(f"{num_species}x0e"), model.environment.irreps_sh, None],
+            irreps_in=[layer.irreps_in, o3.Irreps(f"{num_species}x0e"), model.local.environment.irreps_sh, None],
             irreps_out=[layer.irreps_out],
             args_in=[
                 layer.irreps_in.randn(num_atoms, -1, dtype=torch.float64),
                 torch.nn.functional.one_hot(torch.tensor([0, 1, 4, 2]), num_species).double(),
-                model.environment.irreps_sh.randn(num_edges, -1, dtype=torch.float64),
+                model.local.environment.irreps_sh.randn(num_edges, -1, dtype=torch.float64),
                 torch.randn(num_edges, SMALL_CONFIG.get("num_radial_basis", 8), dtype=torch.float64),
             ],
             tolerance=1e-9,

@@ -16,7 +16,8 @@ from scipy.spatial.transform import Rotation
 
 import lrcalc
 from lrcalc import LRCalculator
-from lrcalc.nn.lorem_model import StructureCoulomb
+from lrcalc.nn.equivariant_charges import StructureCoulomb
+from lrcalc.nn.fields import EvaluationOptions, ModelFields
 
 from finite_differences import numerical_forces, numerical_stress
 from model_fixtures import randomise_output_layers
@@ -74,7 +75,7 @@ def evaluate(model, atoms) -> dict:
               "forces": atoms.get_forces()}
     if atoms.pbc.any():
         result["stress"] = atoms.get_stress(voigt=False)
-    if calc.has_charges:
+    if "charges" in calc.model.outputs:
         result["charges"] = atoms.get_charges()
     return result
 
@@ -98,15 +99,17 @@ ROTOREFLECTION = np.diag([1.0, 1.0, -1.0]) @ Rotation.from_euler("xyz", [0.3, 0.
 def test_charges_and_potentials_transform_like_irreps(lorem_model, name, matrix):
     """q_i(R·x) = D(R) q_i(x) and V_i(R·x) = D(R) V_i(x): the Coulomb kernel is invariant, so
     every (channel, l, m) component's potential transforms like that component."""
-    step = lorem_model.lr_steps[0]
+    step = lorem_model.long_range.steps[0]
     D = step.charges.irreps_out.D_from_matrix(torch.as_tensor(matrix))
 
     def charges_and_potentials(atoms):
         graph = lrcalc.atoms_to_graph(with_charge(atoms, 1.0), lorem_model.species, lorem_model.cutoff)
         positions, cell = graph["positions"], graph["cell"]
-        h = lorem_model.local_features(graph, positions, cell)
+        fields = ModelFields(graph, positions, cell, lorem_model.dtype, EvaluationOptions())
+        lorem_model.local(fields)  # the local block alone
+        h = fields.features
         q = step.charges(h, graph)
-        coulomb = StructureCoulomb(graph, positions, cell, lorem_model.sigma, "auto", 1e-6)
+        coulomb = StructureCoulomb(graph, positions, cell, lorem_model.long_range.sigma, "auto", 1e-6)
         return q.detach(), coulomb(q).detach()
 
     atoms = STRUCTURES[name]()
@@ -251,10 +254,10 @@ def test_coulomb_term_is_half_charge_times_potential(lorem_model):
     out = lorem_model(graph, compute_forces=False)
     charges = out["charges"]
     potential = lrcalc.electrostatics.electrostatic_potential(
-        graph["positions"], charges, sigma=torch.full_like(charges, lorem_model.sigma))
+        graph["positions"], charges, sigma=torch.full_like(charges, lorem_model.long_range.sigma))
     torch.testing.assert_close(out["electrostatic_potentials"], potential, rtol=1e-12, atol=1e-12)
     without_term = copy.deepcopy(lorem_model)
-    without_term.charges = None
+    without_term.coulomb_term = None
     coulomb = 0.5 * (charges * potential).sum()
     assert abs(float(coulomb)) > 1e-3
     difference = out["energy"][0] - without_term(graph, compute_forces=False)["energy"][0]
@@ -328,7 +331,7 @@ def test_deep_copy_keeps_the_state_dict(lorem_model, tmp_path):
 def test_defaults_build_a_model():
     model = lrcalc.build_model({"species": ["H", "O"], "cutoff": 4.0, "long_range": "lorem"})
     assert model.config["lorem_l_max"] == 2 and model.config["lorem_channels"] == 4
-    assert str(model.lr_steps[0].charges.irreps_out) == "4x0e+4x1o+4x2e"
+    assert str(model.long_range.steps[0].charges.irreps_out) == "4x0e+4x1o+4x2e"
     assert "charges" not in model(lrcalc.atoms_to_graph(molecule("H2O"), model.species, 4.0))
 
 

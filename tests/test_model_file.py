@@ -94,7 +94,7 @@ def test_newer_format_is_refused(small_model, tmp_path):
          "state_dict": small_model.state_dict(), "metadata": {}},
         path,
     )
-    with pytest.raises(ModelFileError, match=r"future.pt: written in model-file format 2, newer"):
+    with pytest.raises(ModelFileError, match=rf"future.pt: written in model-file format {FORMAT_VERSION + 1}, newer"):
         lrcalc.load_model(path)
 
 

@@ -157,8 +157,8 @@ def test_force_between_distant_charged_fragments_is_coulombs_law(distance):
     the energy is minimal in q, so the force on Cl is exactly k_e q_Na q_Cl / r² along the axis."""
     model = randomise_output_layers(lrcalc.build_model({**QEQ_CONFIG, "charge_feedback": False}), seed=4)
     with torch.no_grad():  # make sure the two species differ clearly in electronegativity
-        model.electronegativity_shift[model.species.index("Na")] = -2.0
-        model.electronegativity_shift[model.species.index("Cl")] = 2.0
+        model.long_range.electronegativity_shift[model.species.index("Na")] = -2.0
+        model.long_range.electronegativity_shift[model.species.index("Cl")] = 2.0
     atoms = Atoms("NaCl", positions=[[0, 0, 0], [distance, 0, 0]])
     result = evaluate(model, atoms)
     q_na, q_cl = result["charges"]
@@ -173,8 +173,8 @@ def test_energy_difference_of_distant_ions_follows_coulomb():
     small change of the transferred charge with r (feedback off)."""
     model = randomise_output_layers(lrcalc.build_model({**QEQ_CONFIG, "charge_feedback": False}), seed=4)
     with torch.no_grad():
-        model.electronegativity_shift[model.species.index("Na")] = -2.0
-        model.electronegativity_shift[model.species.index("Cl")] = 2.0
+        model.long_range.electronegativity_shift[model.species.index("Na")] = -2.0
+        model.long_range.electronegativity_shift[model.species.index("Cl")] = 2.0
     r1, r2 = 25.0, 50.0
     e1 = evaluate(model, Atoms("NaCl", positions=[[0, 0, 0], [r1, 0, 0]]))
     e2 = evaluate(model, Atoms("NaCl", positions=[[0, 0, 0], [r2, 0, 0]]))
@@ -223,21 +223,25 @@ def test_qeq_model_round_trip(qeq_model, tmp_path):
 
 
 def test_calculator_qeq_accuracy_override(qeq_model):
-    """``LRCalculator(..., qeq_accuracy=...)`` sets the accuracy of the Coulomb sums and charge
-    solve; results at 1e-4 (the default) and 1e-10 agree to that accuracy."""
+    """``LRCalculator(..., qeq_accuracy=...)`` (older name of ``coulomb_accuracy``) sets the accuracy
+    of the Coulomb sums and charge solve of that calculator only; results at 1e-4 (the default) and
+    1e-10 agree to that accuracy, and the model object is left as it was."""
     model = randomise_output_layers(lrcalc.build_model(QEQ_CONFIG), seed=3)
-    assert model.qeq_accuracy == 1e-4
+    assert model.config["coulomb_accuracy"] == 1e-4
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     slab = slab_with_molecule().repeat((3, 3, 1))
     loose = evaluate(model, slab)
     tight_calc = LRCalculator(model, qeq_accuracy=1e-10)
-    assert model.qeq_accuracy == 1e-10
+    assert tight_calc.parameters["coulomb_accuracy"] == 1e-10
+    assert model.config["coulomb_accuracy"] == 1e-4 and model.long_range.coulomb_accuracy == 1e-4
     atoms = slab.copy()
     atoms.calc = tight_calc
     forces = atoms.get_forces()
     scale = np.abs(forces).max()
     assert np.abs(loose["forces"] - forces).max() < 1e-3 * scale
     assert np.abs(loose["charges"] - atoms.get_charges()).max() < 1e-3
-    with pytest.raises(ValueError, match="qeq_accuracy"):
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="coulomb_accuracy"):
         LRCalculator(model, qeq_accuracy=0.5)
     short_range = lrcalc.build_model({"species": ["Cu"], "cutoff": 3.0, "num_layers": 1, "num_features": 4})
     with pytest.raises(ValueError, match="only to models"):

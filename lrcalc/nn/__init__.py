@@ -1,6 +1,6 @@
-"""Neural-network building blocks of lrcalc models."""
+"""Neural-network building blocks of lrcalc models: one model class of stages (:mod:`.model`)."""
 
-from .base import AtomisticModel
-from .short_range import ShortRangeModel
+from .fields import EvaluationOptions
+from .model import AtomisticModel
 
-__all__ = ["AtomisticModel", "ShortRangeModel"]
+__all__ = ["AtomisticModel", "EvaluationOptions"]

@@ -34,19 +34,22 @@ def reference_structures(species):
     return structures
 
 
+def evaluate_one(model_name, structure):
+    """Results of one model on one of its reference structures, with a fresh calculator."""
+    calc = lrcalc.LRCalculator(model_name)  # a fresh one per structure: no state carried over
+    atoms = reference_structures(calc.model.species)[structure]
+    atoms.calc = calc
+    row = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces().tolist()}
+    if atoms.pbc.any():
+        row["stress"] = atoms.get_stress().tolist()
+    if "charges" in calc.implemented_properties:
+        row["charges"] = atoms.get_charges().tolist()
+    return row
+
+
 def evaluate(model_name):
     species = lrcalc.load_model(model_name).species
-    rows = {}
-    for name, atoms in reference_structures(species).items():
-        calc = lrcalc.LRCalculator(model_name)  # a fresh one per structure: no state carried over
-        atoms.calc = calc
-        row = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces().tolist()}
-        if atoms.pbc.any():
-            row["stress"] = atoms.get_stress().tolist()
-        if "charges" in calc.implemented_properties:
-            row["charges"] = atoms.get_charges().tolist()
-        rows[name] = row
-    return rows
+    return {name: evaluate_one(model_name, name) for name in reference_structures(species)}
 
 
 if __name__ == "__main__":
