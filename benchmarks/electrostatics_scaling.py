@@ -49,22 +49,14 @@ import time
 import torch
 
 from lrcalc.electrostatics import energy_forces_stress, qeq
+from systems import jittered_lattice_charges
 
 DTYPE = torch.float64
 
 
 def ionic_liquid(n_target: int, seed: int = 0, density: float = 0.1):
     """Positions (Å), cell (Å), species mask for ~n_target atoms (a cube number)."""
-    gen = torch.Generator().manual_seed(seed)
-    m = round(n_target ** (1 / 3))
-    spacing = (1.0 / density) ** (1 / 3)
-    grid = torch.stack(torch.meshgrid(*[torch.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3)
-    n = m**3
-    pos = grid.to(DTYPE) * spacing + 0.3 * torch.randn(n, 3, generator=gen, dtype=DTYPE)
-    cell = torch.eye(3, dtype=DTYPE) * m * spacing
-    species_a = torch.zeros(n, dtype=torch.bool)
-    species_a[torch.randperm(n, generator=gen)[: n // 2]] = True
-    return pos, cell, species_a
+    return jittered_lattice_charges(n_target, seed, density, DTYPE)
 
 
 def parameters(species_a):

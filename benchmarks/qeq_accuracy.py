@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from _common import ensure_allocator
-from speed_lr import interface
+from systems import cu_bta_interface as interface
 
 import lrcalc
 

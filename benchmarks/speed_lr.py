@@ -32,38 +32,21 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from ase import Atoms
-from ase.build import fcc111
 
 from _common import ensure_allocator
+from systems import CU_BTA_SPECIES, cu_bta_interface
 
 import lrcalc
 
-REPO = Path(__file__).resolve().parents[1]
-CU_BTA = REPO.parent / "shared" / "data" / "cu_bta" / "cu_bta.extxyz"
-SPECIES = ["H", "C", "N", "Cu"]
+SPECIES = CU_BTA_SPECIES
 
 
 def interface() -> tuple[Atoms, str]:
-    if CU_BTA.is_file():
-        from ase.io import read
-
-        atoms = read(CU_BTA, index=0)
-        source = f"frame 0 of {CU_BTA.name}"
-    else:  # same composition: 4×4×2 Cu(111) and a C6H5N3 ring cluster 2.5 Å above it
-        atoms = fcc111("Cu", size=(4, 4, 2), vacuum=8.0)
-        top = atoms.positions[:, 2].max()
-        ring = [[np.cos(t) * r, np.sin(t) * r, 0.0] for r, n in ((1.4, 9), (2.4, 5)) for t in np.linspace(0, 2 * np.pi, n, endpoint=False)]
-        centre = atoms.cell[:2].sum(axis=0) / 2 + [0, 0, top + 2.5]
-        atoms += Atoms("C6N3H5", positions=np.array(ring) + centre)
-        source = "a built Cu32 C6H5N3 slab"
-    atoms.pbc = (True, True, False)
-    atoms.calc = None
-    return atoms, source
+    return cu_bta_interface()
 
 
 def model(long_range: str, cutoff: float, dtype: str):

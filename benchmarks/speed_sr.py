@@ -14,9 +14,9 @@ import argparse
 import platform
 
 import torch
-from ase.build import bulk
 
 from _common import ensure_allocator, fit_exponent, median_time
+from systems import bulk_cu
 
 import lrcalc
 
@@ -47,7 +47,7 @@ def main():
     print(header)
     sizes, costs = [], {d: [] for d in dtypes}
     for repeat in REPEATS:
-        atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(repeat)
+        atoms = bulk_cu(repeat)
         if len(atoms) > args.max_atoms:
             break
         atoms.rattle(0.05, seed=0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import os
 
-import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
