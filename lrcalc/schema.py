@@ -8,6 +8,7 @@ documentation tables (README, ``lrcalc info``). The model config (:mod:`lrcalc.c
 from __future__ import annotations
 
 import copy
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -60,7 +61,7 @@ class Setting:
             return "one of " + ", ".join(map(str, self.choices))
         if self.kind == "bool":
             return "true or false"
-        words = {"int": "an integer", "float": "a number", "str": "a string", "list": "a list"}[self.kind]
+        words = {"int": "an integer", "float": "a number", "str": "a string", "list": "a non-empty list"}[self.kind]
         if self.positive:
             words = "a positive " + words.split(" ", 1)[1]
         if self.minimum is not None and self.maximum is not None:
@@ -163,6 +164,7 @@ class Schema:
         return resolved
 
     def table(self, variant: str | None = None) -> str:
+        # the README embeds this table between <!-- NAME table --> markers; a test keeps them equal
         """A Markdown table of the settings (of one variant, or all), for the README and ``lrcalc info``."""
         rows = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
         for s in self:
@@ -171,9 +173,10 @@ class Schema:
             if s.default is REQUIRED:
                 default = "required"
             elif s.defaults:
-                default = ", ".join(f"{v}: {s.defaults.get(v, s.default)!r}" for v in s.variants or s.defaults)
+                default = ", ".join(f"{v}: `{json.dumps(s.defaults.get(v, s.default))}`"
+                                    for v in s.variants or s.defaults)
             else:
-                default = repr(s.default)
+                default = f"`{json.dumps(s.default)}`"
             scope = f" ({', '.join(s.variants)} only)" if s.variants and variant is None else ""
             alias = f" Formerly {', '.join(f'`{a}`' for a in s.aliases)}." if s.aliases else ""
             rows.append(f"| `{s.name}` | {default} | {s.allowed()} | {s.doc}{scope}.{alias} |")

@@ -150,3 +150,15 @@ def test_shipped_model_found_after_non_editable_install(tmp_path):
     assert run.returncode == 0, run.stderr
     module_file, model_file = run.stdout.split()
     assert module_file.startswith(str(site)) and model_file.startswith(str(site))
+
+
+def test_readme_config_table_is_the_schema():
+    """The README's table of model config keys is printed from the schema that checks configs."""
+    from pathlib import Path
+
+    from lrcalc.config import MODEL_SCHEMA
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("<!-- model config table -->\n") + len("<!-- model config table -->\n")
+    end = readme.index("\n<!-- /model config table -->")
+    assert readme[start:end] == MODEL_SCHEMA.table(), "regenerate the README table from MODEL_SCHEMA.table()"
