@@ -33,7 +33,10 @@ class Setting:
         choices: the allowed values of a string.
         variants: the variants (``long_range`` methods) it applies to; empty: all.
         aliases: older names accepted for it (model files and configs written before the rename).
-        check: an extra check ``check(value) -> str | None`` returning what is wrong.
+        nullable: ``None`` (YAML ``null``) is allowed too.
+        check: an extra check ``check(value) -> str | None`` returning what is wrong (``kind``
+            ``"any"`` leaves every check to it).
+        allowed_words: how the allowed values are described, where the kind and bounds do not say.
     """
 
     name: str
@@ -47,7 +50,9 @@ class Setting:
     variants: tuple = ()
     defaults: dict = field(default_factory=dict)
     aliases: tuple = ()
+    nullable: bool = False
     check: Callable[[Any], str | None] | None = None
+    allowed_words: str | None = None
 
     def applies_to(self, variant: str | None) -> bool:
         return not self.variants or variant in self.variants
@@ -57,11 +62,18 @@ class Setting:
 
     def allowed(self) -> str:
         """The allowed values, in words."""
+        words = self._allowed()
+        return words + " or null" if self.nullable else words
+
+    def _allowed(self) -> str:
+        if self.allowed_words:
+            return self.allowed_words
         if self.choices:
             return "one of " + ", ".join(map(str, self.choices))
         if self.kind == "bool":
             return "true or false"
-        words = {"int": "an integer", "float": "a number", "str": "a string", "list": "a non-empty list"}[self.kind]
+        words = {"int": "an integer", "float": "a number", "str": "a non-empty string",
+                 "list": "a non-empty list", "any": "a value"}[self.kind]
         if self.positive:
             words = "a positive " + words.split(" ", 1)[1]
         if self.minimum is not None and self.maximum is not None:
@@ -70,10 +82,13 @@ class Setting:
             words += f" ≥ {self.minimum:g}"
         return words
 
-    def validate(self, value, given_as: str | None = None) -> Any:
+    def validate(self, value, given_as: str | None = None, label_format: str = "config[{!r}]") -> Any:
         """``value`` converted to the setting's kind; raises ConfigError naming the key."""
-        label = self.name if given_as in (None, self.name) else f"{given_as} (now {self.name})"
-        wrong = ConfigError(f"config[{label!r}] must be {self.allowed()}, got {value!r}")
+        name = self.name if given_as in (None, self.name) else f"{given_as} (now {self.name})"
+        label = label_format.format(name)
+        wrong = ConfigError(f"{label} must be {self.allowed()}, got {value!r}")
+        if value is None and self.nullable:
+            return None
         if self.kind == "bool":
             if not isinstance(value, bool):
                 raise wrong
@@ -92,7 +107,7 @@ class Setting:
                 raise wrong
             value = int(value) if self.kind == "int" else float(value)
         elif self.kind == "str":
-            if not isinstance(value, str) or (self.choices and value not in self.choices):
+            if not isinstance(value, str) or not value or (self.choices and value not in self.choices):
                 raise wrong
         elif self.kind == "list":
             if not isinstance(value, (list, tuple)) or not value:
@@ -101,15 +116,19 @@ class Setting:
         if self.check is not None:
             problem = self.check(value)
             if problem:
-                raise ConfigError(f"config[{label!r}]: {problem}")
+                raise ConfigError(f"{label} must be {self.allowed()}: {problem}, got {value!r}")
         return value
 
 
 class Schema:
     """An ordered set of settings, one of them optionally selecting the variant (``long_range``)."""
 
-    def __init__(self, title: str, settings: list[Setting], variant_key: str | None = None):
+    def __init__(self, title: str, settings: list[Setting], variant_key: str | None = None,
+                 label_format: str = "config[{!r}]"):
+        """``title`` names the config in messages ("model config"); ``label_format`` turns a key into
+        the label errors use (``"config['cutoff']"``, ``"training.learning_rate"``)."""
         self.title = title
+        self.label_format = label_format
         self.settings = {s.name: s for s in settings}
         self.variant_key = variant_key
         self.alias_of = {alias: s.name for s in settings for alias in s.aliases}
@@ -117,19 +136,21 @@ class Schema:
     def __iter__(self):
         return iter(self.settings.values())
 
-    def resolve(self, config: dict, what: str = "model config") -> dict:
+    def resolve(self, config: dict) -> dict:
         """A new dict with every key that applies (defaults filled in), checked.
 
         Raises:
             ConfigError: a missing required key, an unknown key, a key of another variant, or a value
                 out of its range; the message names the key.
         """
+        what = self.title
         if not isinstance(config, dict):
-            raise ConfigError(f"a {what} must be a dict, got {type(config).__name__}")
+            raise ConfigError(f"a {what} must be a mapping of keys, got {type(config).__name__}")
         variant = None
         if self.variant_key is not None:
             variant = self.settings[self.variant_key].validate(
-                config.get(self.variant_key, self.settings[self.variant_key].default))
+                config.get(self.variant_key, self.settings[self.variant_key].default),
+                label_format=self.label_format)
         given: dict[str, tuple[str, Any]] = {}  # canonical name → (name as given, value)
         unknown, misplaced = [], []
         for key, value in config.items():
@@ -143,7 +164,8 @@ class Schema:
                 raise ConfigError(f"{what}: {given[name][0]!r} and {key!r} name the same setting {name!r}")
             else:
                 given[name] = (key, value)
-        missing = [s.name for s in self if s.applies_to(variant) and s.default is REQUIRED and s.name not in given]
+        missing = [s.name for s in self if s.applies_to(variant) and s.default is REQUIRED
+                   and given.get(s.name, (None, None))[1] is None]
         if missing:
             raise ConfigError(f"{what} lacks required key(s): {', '.join(missing)}")
         if unknown:
@@ -158,7 +180,8 @@ class Schema:
                 continue
             if setting.name in given:
                 key, value = given[setting.name]
-                resolved[setting.name] = setting.validate(copy.deepcopy(value), given_as=key)
+                resolved[setting.name] = setting.validate(copy.deepcopy(value), given_as=key,
+                                                          label_format=self.label_format)
             else:
                 resolved[setting.name] = copy.deepcopy(setting.default_for(variant))
         return resolved
