@@ -1,4 +1,4 @@
-"""Labelled data for training and evaluation: read, check, split, describe, batch.
+"""Labelled data for training and evaluation: read, check, split, batch.
 
     extxyz ──ase.io.read──► frames + labels ──atoms_to_graph, once per frame──► cached graphs
            ──collate(indices)──► one batched graph + its labels
@@ -17,6 +17,8 @@ label          shape       unit
 =============  ==========  ============================================================
 
 Neighbor lists are computed once per frame and kept: an epoch only concatenates cached tensors.
+Statistics of the training set (energy shifts and scale, neighbor count) are in
+:mod:`lrcalc.training.statistics`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ import torch
 
 from ..errors import ConfigError, InputError
 from ..graph import atoms_to_graph
+# also importable from here, where they were before lrcalc.training.statistics
+from .statistics import average_num_neighbors, energy_scale, energy_shifts, force_rms  # noqa: F401
 
 LABELS = ("energy", "forces", "stress", "charges")
 SPLIT_NAMES = ("train", "val", "test")
@@ -366,59 +370,3 @@ def parse_subset(spec: str | None, num_frames: int) -> list[int] | None:
     if not raw:
         raise InputError(f"{spec}: the index set is empty")
     return [int(v) for v in raw]
-
-
-# ---------------------------------------------------------------------------------------- statistics
-
-
-def energy_shifts(dataset: Dataset, indices, species) -> np.ndarray:
-    """Per-species energy shifts μ_s (eV) by least squares: E_b ≈ Σ_s n_bs μ_s.
-
-    Solved as μ = ē + argmin ‖N x − (E − ē·n)‖ (minimum norm), with ē the mean energy per atom: a
-    species whose count is not determined by the data (e.g. every frame has the same composition)
-    gets ē rather than an arbitrary split of the total.
-    """
-    index_of = {s: k for k, s in enumerate(species)}
-    counts = np.zeros((len(indices), len(species)))
-    energies = np.zeros(len(indices))
-    for row, k in enumerate(indices):
-        for symbol in dataset.frames[k].get_chemical_symbols():
-            counts[row, index_of[symbol]] += 1
-        energies[row] = dataset.labels[k]["energy"]
-    per_atom = float(np.sum(energies) / np.sum(counts))
-    residual = energies - per_atom * counts.sum(axis=1)
-    solution, *_ = np.linalg.lstsq(counts, residual, rcond=None)
-    shifts = per_atom + solution
-    present = counts.sum(axis=0) > 0
-    shifts[~present] = per_atom
-    return shifts
-
-
-def average_num_neighbors(dataset: Dataset, indices) -> float:
-    """Mean number of neighbors within the cutoff per atom (needs :meth:`Dataset.build_graphs`)."""
-    edges = sum(int(dataset.graphs[k]["edge_index"].shape[1]) for k in indices)
-    atoms = sum(len(dataset.frames[k]) for k in indices)
-    return max(edges / atoms, 1e-3)
-
-
-def force_rms(dataset: Dataset, indices) -> float | None:
-    """Root mean square of the force components (eV/Å), or ``None`` without force labels."""
-    if not dataset.available("forces", indices):
-        return None
-    squares = np.concatenate([dataset.labels[k]["forces"].reshape(-1) ** 2 for k in indices])
-    return float(np.sqrt(np.mean(squares)))
-
-
-def energy_scale(dataset: Dataset, indices, shifts, species) -> float:
-    """The scale of the model's per-atom output: the force RMS when forces are known, otherwise the
-    standard deviation of the energy per atom left after the shifts (eV)."""
-    rms = force_rms(dataset, indices)
-    if rms is not None and rms > 0:
-        return rms
-    index_of = {s: k for k, s in enumerate(species)}
-    residuals = []
-    for k in indices:
-        numbers = [index_of[s] for s in dataset.frames[k].get_chemical_symbols()]
-        residuals.append((dataset.labels[k]["energy"] - shifts[numbers].sum()) / len(numbers))
-    std = float(np.std(residuals))
-    return std if std > 0 else 1.0

@@ -98,3 +98,20 @@ def broadcast_parameters(context: Context, module: torch.nn.Module) -> None:
 def barrier(context: Context) -> None:
     if context.distributed:
         dist.barrier()
+
+
+def all_reduce_gradients(context: Context, parameters: list, vector: torch.Tensor) -> torch.Tensor:
+    """Sum the gradients of ``parameters`` over processes in place, and ``vector`` (float64 on the
+    CPU, e.g. the loss parts) with them in the same ``all_reduce``; returns the summed ``vector``
+    (``vector`` itself in a single process)."""
+    if not context.distributed:
+        return vector
+    flat = torch.cat(
+        [p.grad.reshape(-1) for p in parameters] + [vector.to(parameters[0].grad.dtype).to(context.device)]
+    )
+    all_reduce_sum(context, flat)
+    offset = 0
+    for p in parameters:
+        p.grad.copy_(flat[offset : offset + p.numel()].view_as(p))
+        offset += p.numel()
+    return flat[offset:].double().cpu()

@@ -15,11 +15,11 @@ import os
 
 from ..errors import InputError
 from ..model_file import load_model
-from ..nn.base import AtomisticModel
+from ..nn.model import AtomisticModel
 from .config import DEFAULTS
 from .data import parse_subset, read_dataset
 from .loss import TERMS, UNITS
-from .trainer import error_sums
+from .metrics import error_sums
 
 DATA_KEYS = ("energy_key", "forces_key", "stress_key", "virial_key", "charges_key", "total_charge_key", "pbc")
 

@@ -11,7 +11,7 @@ from ase.io import read
 
 import lrcalc
 from lrcalc.cli import main
-from lrcalc.nn.base import AtomisticModel
+from lrcalc.nn.model import AtomisticModel
 from lrcalc.training.evaluate import evaluate
 from lrcalc.training.loss import element_counts, residuals, weighted_loss
 

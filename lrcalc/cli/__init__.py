@@ -1,0 +1,58 @@
+"""The ``lrcalc`` command line: one module per command.
+
+============  ====================================================================================
+module        command
+============  ====================================================================================
+``info``      ``lrcalc info MODEL``: a model file's config and metadata
+``train``     ``lrcalc train CONFIG.yaml``: train a model (:func:`lrcalc.training.train`)
+``evaluate``  ``lrcalc evaluate MODEL DATA``: errors on labelled data (:func:`lrcalc.training.evaluate`)
+``models``    ``lrcalc models``: the shipped models with their test errors
+``md``        ``lrcalc md [STRUCTURE]``: molecular dynamics (:mod:`lrcalc.md`)
+``relax``     ``lrcalc relax [STRUCTURE]``: relaxation (:func:`lrcalc.relax`)
+``common``    what several commands share: the structure argument, the setup of an MD or relaxation
+============  ====================================================================================
+
+Each command module has ``add_parser(commands)``, which adds its subcommand to the ``argparse``
+subparsers, and ``run(args) -> int``, the exit code. An error of lrcalc (bad model file, config or
+input) ends a command with exit code 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..errors import ConfigError, InputError, ModelFileError
+from . import evaluate, info, md, models, relax, train
+
+COMMANDS = (info, train, evaluate, models, md, relax)
+"""The command modules, in the order ``lrcalc --help`` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lrcalc",
+        description="Equivariant ML interatomic potentials with long-range electrostatics.",
+    )
+    parser.add_argument("--version", action="version", version=f"lrcalc {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 1
+    try:
+        return args.handler(args)
+    except (ModelFileError, ConfigError, InputError) as error:
+        print(f"lrcalc {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["build_parser", "main"]

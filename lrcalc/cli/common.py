@@ -1,0 +1,60 @@
+"""What the commands that run a model on one structure (``md``, ``relax``) share: the structure and
+model arguments, reading the structure, and setting up the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_MODEL = "bta_cu.pt"
+
+
+def add_structure_arguments(parser) -> None:
+    """The structure, the model and what to do with them: arguments of ``md`` and ``relax``."""
+    parser.add_argument("structure", nargs="?", default=None,
+                        help="structure file readable by ASE (extxyz, POSCAR, cif, traj, ...); default: "
+                             "benzotriazole on a 4x4x2 Cu(111) slab")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"model file or shipped model name (default {DEFAULT_MODEL}; "
+                             "`lrcalc info` describes one)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
+    parser.add_argument("--charge", type=float, default=None,
+                        help="total charge in e (default: the file's info['charge'], else 0)")
+    parser.add_argument("--fix-bottom-layers", type=int, default=0, metavar="N",
+                        help="hold the lowest N atomic layers fixed (slabs; default 0)")
+    parser.add_argument("--output", default=None, help="output folder (default: md_output or relax_output)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def load_structure(args):
+    """The structure of ``args.structure`` (its last frame; default BTA on Cu(111)) with
+    ``args.charge`` as its total charge; prints what it read."""
+    from ase.io import read
+
+    from ..structures import bta_on_cu111
+
+    if args.structure is None:
+        atoms = bta_on_cu111()
+        print(f"structure: benzotriazole on Cu(111), {len(atoms)} atoms (lrcalc.structures.bta_on_cu111)")
+    else:
+        atoms = read(args.structure, index=-1)
+        pbc = tuple(bool(p) for p in atoms.pbc)
+        print(f"structure: {args.structure} (last frame), {len(atoms)} atoms, pbc={pbc}")
+    if args.charge is not None:
+        atoms.info["charge"] = args.charge
+    return atoms
+
+
+def prepare_run(args, default_output: str):
+    """The output folder (created), the structure with its calculator, and the indices of the fixed
+    bottom layers (or ``None``)."""
+    from .. import md
+    from ..allocator import tune_allocator
+    from ..calculator import LRCalculator
+
+    tune_allocator()  # long autograd runs: keep freed memory (see lrcalc.allocator)
+    output = Path(args.output or default_output)
+    output.mkdir(parents=True, exist_ok=True)
+    atoms = load_structure(args)
+    atoms.calc = LRCalculator(args.model, device=args.device)
+    fix = md.bottom_layers(atoms, args.fix_bottom_layers) if args.fix_bottom_layers else None
+    return output, atoms, fix

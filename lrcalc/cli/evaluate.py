@@ -1,0 +1,49 @@
+"""``lrcalc evaluate MODEL DATA``: errors of a model on labelled data (:func:`lrcalc.training.evaluate`)."""
+
+from __future__ import annotations
+
+import json
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "evaluate",
+        help="errors of a model on labelled data",
+        description="Print RMSE and MAE of energy (meV/atom), forces (meV/Å), stress (meV/Å³) and charges "
+        "(me) for the labels the data holds and the model predicts. Label keys default to those the "
+        "model was trained with.",
+    )
+    parser.add_argument("model", help="model file or shipped model name")
+    parser.add_argument("data", help="labelled data file (extxyz or anything ase.io reads)")
+    parser.add_argument("--indices", default=None, metavar="FILE[:SET]",
+                        help="evaluate a subset: a set of a split file (split.json:test) or a JSON list")
+    parser.add_argument("--plot", default=None, metavar="DIR", help="write parity plots (PNG) to DIR")
+    parser.add_argument("--json", default=None, metavar="FILE", help="also write the metrics as JSON")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--energy-key", default=None)
+    parser.add_argument("--forces-key", default=None)
+    parser.add_argument("--stress-key", default=None)
+    parser.add_argument("--charges-key", default=None,
+                        help="per-atom reference charges, e.g. initial_charges")
+    parser.add_argument("--total-charge-key", default=None, help="atoms.info key of the total charge")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from ..allocator import tune_allocator
+    from ..training import evaluate, format_table
+
+    tune_allocator()
+
+    keys = {"energy_key": args.energy_key, "forces_key": args.forces_key, "stress_key": args.stress_key,
+            "charges_key": args.charges_key, "total_charge_key": args.total_charge_key}
+    result = evaluate(args.model, args.data, subset=args.indices, keys=keys, batch_size=args.batch_size,
+                      device=args.device, plot_dir=args.plot)
+    print(format_table(result))
+    for path in result["plots"]:
+        print(f"wrote {path}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(result, handle, indent=2)
+    return 0
