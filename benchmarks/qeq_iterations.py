@@ -4,47 +4,37 @@ carries between steps (``QeqWarmStart``) and with only the last step's solutions
 
     python benchmarks/qeq_iterations.py [--steps 20]
 
-The counts come from wrapping the solver's ``solve`` method (a diagnostic; results are unchanged).
+The counts are the ``stats`` that a ``QeqWarmStart`` keeps of the solves it takes part in.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 
+import numpy as np
 from _common import ensure_allocator
-from speed_lr import interface, md_trajectory_step
+from ase import units
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import thermalize_momenta
+from systems import cu_bta_interface
 
 import lrcalc
+from lrcalc.electrostatics import QeqWarmStart
 
-qeq_module = importlib.import_module("lrcalc.electrostatics.qeq")
 
-
-def iterations_per_step(steps: int, recycle: bool) -> list[tuple[int, int]]:
-    counts = []
-    solve = qeq_module._HardnessOperator.solve
-
-    def counting_solve(self, *args, **kwargs):
-        result = solve(self, *args, **kwargs)
-        counts.append(result[1])
-        return result
-
-    qeq_module._HardnessOperator.solve = counting_solve
-    space, predict = qeq_module.QeqWarmStart.space, qeq_module.QeqWarmStart.predict
-    if not recycle:  # no coarse space, the last solution as the starting point
-        qeq_module.QeqWarmStart.space = lambda self, n: None
-        qeq_module.QeqWarmStart.predict = lambda self, key, positions, steps=None: predict(
-            self, key, positions, (self.steps if steps is None else steps)[-1:])
-    try:
-        small, _ = interface()
-        step = md_trajectory_step(lrcalc.load_model("bta_cu.pt"), small.repeat((7, 7, 1)))
-        for _ in range(steps):
-            step()
-    finally:
-        qeq_module._HardnessOperator.solve = solve
-        qeq_module.QeqWarmStart.space, qeq_module.QeqWarmStart.predict = space, predict
-    # ASE's Langevin evaluates once before its first step; then one charge and one adjoint solve per step
-    return list(zip(counts[0::2], counts[1::2]))
+def iterations_per_step(steps: int, warm_start: QeqWarmStart) -> list[tuple[int, int]]:
+    """(charge, adjoint) iterations of each force evaluation of a Langevin run with ``warm_start``
+    (the MD protocol of speed_lr.py: same start, seeds and settings)."""
+    small, _ = cu_bta_interface()
+    atoms = small.repeat((7, 7, 1))
+    atoms.calc = lrcalc.LRCalculator(lrcalc.load_model("bta_cu.pt"))
+    atoms.calc._warm_start = warm_start  # LRCalculator has no public setting for its warm start
+    thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
+    dynamics = Langevin(atoms, 1.0 * units.fs, temperature_K=300, friction=0.01 / units.fs,
+                        rng=np.random.default_rng(1), fixcm=False)
+    dynamics.run(steps)  # one evaluation before the first step, then one per step
+    stats = warm_start.stats
+    return list(zip(stats.charge_iterations, stats.adjoint_iterations))
 
 
 def main():
@@ -54,8 +44,12 @@ def main():
     allocator = ensure_allocator()
     print(f"# {allocator}; bta_cu.pt, 2254-atom slab, Langevin 300 K, 1 fs; qeq_accuracy 1e-4")
     print("# (charge solve, adjoint solve) iterations per force evaluation, first evaluation first")
-    for recycle, label in ((False, "last solution only"), (True, "QeqWarmStart (extrapolation + coarse space)")):
-        counts = iterations_per_step(args.steps, recycle)
+    runs = (
+        ("last solution only", QeqWarmStart(extrapolate=False, recycle=False)),
+        ("QeqWarmStart (extrapolation + coarse space)", QeqWarmStart()),
+    )
+    for label, warm_start in runs:
+        counts = iterations_per_step(args.steps, warm_start)
         last = counts[len(counts) // 2:]
         mean = (sum(c for c, _ in last) / len(last), sum(a for _, a in last) / len(last))
         print(f"{label:>45}: {' '.join(f'{c}/{a}' for c, a in counts)}")

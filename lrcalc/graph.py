@@ -206,7 +206,7 @@ def edge_vectors(
     """
     i, j = graph["edge_index"]
     edge_cell = cell[graph["batch"][i]]
-    offsets = torch.einsum("ek,ekx->ex", graph["cell_shifts"], edge_cell)
+    offsets = torch.einsum("ek,ekx->ex", graph["cell_shifts"].to(edge_cell.dtype), edge_cell)
     return positions[j] - positions[i] + offsets
 
 

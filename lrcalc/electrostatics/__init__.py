@@ -11,7 +11,7 @@ from .coulomb import (
     electrostatic_potential,
     energy_forces_stress,
 )
-from .qeq import QeqConvergenceError, QeqInfo, QeqWarmStart, qeq
+from .charge_equilibration import QeqConvergenceError, QeqInfo, QeqWarmStart, qeq
 from .stress import strain_derivatives, to_voigt
 from .tuning import CoulombParameters, tune
 

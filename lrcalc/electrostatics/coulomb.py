@@ -16,6 +16,8 @@ background (net-charged periodic cells) and the Yeh–Berkowitz slab correction:
   terms from :mod:`.kernels`;
 - slabs ``pbc`` with one ``False``: as 3-D periodic in a padded cell, plus :mod:`.slab`.
 
+Each part is a :class:`~.strategy.CoulombStrategy`.
+
 :class:`CoulombOperator` precomputes everything that depends on the geometry only (pair
 list and kernel values, k-vectors or mesh weights), so that applying it to many charge
 vectors is cheap; it is differentiable with respect to positions, cell and widths when
@@ -104,14 +106,15 @@ class CoulombOperator:
                 on_site = on_site.unsqueeze(-1)
             phi = phi + on_site * q + self.background * q.sum(0)
         if self.slab is not None:
-            phi = phi + self.slab.correction(q)
+            phi = phi + self.slab(q)
         phi = COULOMB_CONSTANT * phi
         return phi.squeeze(-1) if single else phi
 
     def detached(self, dtype: torch.dtype = torch.float64):
         """The same operator for one charge vector ``[N]`` (e) → potential ``[N]`` (eV/e), without
         autograd and with every precomputed table cast to ``dtype`` once: the matrix-vector product
-        of an iterative solver, which may run in float32 when its tolerance allows (see :mod:`.qeq`).
+        of an iterative solver, which may run in float32 when its tolerance allows (see
+        :mod:`.charge_equilibration.conjugate_gradient`).
         """
         parts = [part.detached(dtype) for part in self.parts]
         slab = None if self.slab is None else self.slab.detached(dtype)

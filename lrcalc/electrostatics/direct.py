@@ -13,6 +13,7 @@ molecules up to a few thousand atoms.
 import torch
 
 from .kernels import gaussian_coulomb, pair_width, self_coefficient
+from .strategy import CoulombStrategy
 
 
 def coulomb_matrix(positions: torch.Tensor, sigma: torch.Tensor | None) -> torch.Tensor:
@@ -34,7 +35,7 @@ def coulomb_matrix(positions: torch.Tensor, sigma: torch.Tensor | None) -> torch
     return matrix
 
 
-class DirectSum:
+class DirectSum(CoulombStrategy):
     """Linear map ``q -> phi`` (e/Å) by the dense all-pairs sum."""
 
     def __init__(self, positions: torch.Tensor, sigma: torch.Tensor | None):

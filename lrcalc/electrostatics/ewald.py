@@ -17,9 +17,10 @@ import torch
 
 from .kernels import long_range_fourier
 from .reciprocal import half_space_vectors
+from .strategy import CoulombStrategy
 
 
-class EwaldKSpace:
+class EwaldKSpace(CoulombStrategy):
     """Linear map ``q -> phi_lr`` (e/Å) of the Ewald reciprocal-space sum.
 
     :param positions: ``[N, 3]`` (Å). :param cell: ``[3, 3]`` rows are cell vectors (Å).

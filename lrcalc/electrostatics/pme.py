@@ -24,6 +24,7 @@ from torchpme.lib import KSpaceFilter, KSpaceKernel, MeshInterpolator, P3MKSpace
 
 from .kernels import long_range_fourier
 from .sparse import csr_matrix, csr_regular
+from .strategy import CoulombStrategy
 
 
 class _LongRangeKernel(KSpaceKernel):
@@ -69,7 +70,7 @@ def mesh_shape(cell: torch.Tensor, spacing: float, min_points: int = 8) -> list[
     return [fft_friendly(max(min_points, math.ceil(float(L) / spacing))) for L in lengths]
 
 
-class MeshKSpace:
+class MeshKSpace(CoulombStrategy):
     """Linear map ``q -> phi_lr`` (e/Å) of the mesh reciprocal-space sum.
 
     :param positions: ``[N, 3]`` (Å). :param cell: ``[3, 3]`` (Å).

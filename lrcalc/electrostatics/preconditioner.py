@@ -35,9 +35,9 @@ and :math:`W D^{-1} W^{\mathsf T}` is replaced by its translation-averaged symbo
 :math:`c(\mathbf k) = (N/M)\langle D^{-1}\rangle U^2(\mathbf k)`, so that the middle factor
 is the Fourier multiplier :math:`\lambda/(1 + \lambda c)`. One application costs one
 coarse-mesh spread, two small FFTs and one interpolation, a fraction of a Coulomb
-operator application. In :mod:`.qeq` the result is projected onto zero-sum vectors
-(:math:`z = Pr - \frac{\mathbf 1^{\mathsf T}Pr}{\mathbf 1^{\mathsf T}P\mathbf 1} P\mathbf
-1`), which keeps it symmetric on the constraint plane.
+operator application. :mod:`.charge_equilibration.preconditioning` projects the result onto
+zero-sum vectors (:math:`z = Pr - \frac{\mathbf 1^{\mathsf T}Pr}{\mathbf 1^{\mathsf T}P\mathbf
+1} P\mathbf 1`), which keeps it symmetric on the constraint plane.
 """
 
 import math

@@ -16,9 +16,10 @@ import torch
 from .kernels import pair_width, short_range
 from .neighbors import PairList
 from .sparse import csr_matrix
+from .strategy import CoulombStrategy
 
 
-class RealSpaceSum:
+class RealSpaceSum(CoulombStrategy):
     """Linear map ``q -> phi`` (1/Å · e) of the real-space remainder of the Ewald split.
 
     :param pairs: half pair list.

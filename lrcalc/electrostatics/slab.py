@@ -47,6 +47,7 @@ import math
 import torch
 
 from .reciprocal import half_space_vectors
+from .strategy import CoulombStrategy
 
 
 def periodic_axes(pbc: tuple[bool, bool, bool]) -> tuple[int, int, int]:
@@ -56,8 +57,9 @@ def periodic_axes(pbc: tuple[bool, bool, bool]) -> tuple[int, int, int]:
     return axes[0], axes[1], free[0]
 
 
-class SlabGeometry:
-    """Padded 3-D cell of a slab and its Yeh–Berkowitz correction.
+class SlabGeometry(CoulombStrategy):
+    """Padded 3-D cell of a slab and its Yeh–Berkowitz correction (calling it gives the potential of
+    the correction, layer correction included).
 
     :param positions: ``[N, 3]`` (Å). :param cell: ``[3, 3]`` user cell (Å); only its two
         periodic vectors matter. :param pbc: exactly one ``False``.
@@ -82,7 +84,7 @@ class SlabGeometry:
         if layer_k_max is not None and layer_k_max > 0:
             self.layer = _LayerCorrection(positions, z, self.cell[[a, b]], area, self.thickness, layer_k_max)
 
-    def correction(self, charges: torch.Tensor) -> torch.Tensor:
+    def __call__(self, charges: torch.Tensor) -> torch.Tensor:
         """Potential ``[N, C]`` (e/Å) of the Yeh–Berkowitz correction."""
         z = self.z.unsqueeze(-1).to(charges.dtype)
         z2 = self.z2.unsqueeze(-1).to(charges.dtype)
@@ -92,7 +94,7 @@ class SlabGeometry:
         return phi
 
     def detached(self, dtype: torch.dtype):
-        """:meth:`correction` for one charge vector ``[N]``, without autograd, in ``dtype``."""
+        """The correction for one charge vector ``[N]``, without autograd, in ``dtype``."""
         z, z2 = self.z.detach().to(dtype), self.z2.detach().to(dtype)
         prefactor = float(4.0 * math.pi / self.volume)
         background = float(self.thickness**2 / 12.0)
@@ -114,7 +116,7 @@ def _yeh_berkowitz(charges, z, z2, prefactor, background):
     return prefactor * (z * dipole - 0.5 * (second + total * z2) - total * background)
 
 
-class _LayerCorrection:
+class _LayerCorrection(CoulombStrategy):
     """Potential (e/Å, [N, C]) of the images n ≠ 0 of the in-plane modes k ≠ 0 (module docstring).
 
     Uses Σ_j q_j cos(k·ρ_ij) cosh(k z_ij) = ½ Re[e^{ik·ρ_i}(e^{k z_i} S̄⁻ + e^{-k z_i} S̄⁺)] with

@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import os
 
+import torch
+
 from ..errors import InputError
 from ..model_file import load_model
 from ..nn.model import AtomisticModel
@@ -78,9 +80,9 @@ def evaluate(
         total_charge_key=dataset.total_charge_key,
         sha256=dataset.sha256,
     )
-    sub.build_graphs(model.species, model.cutoff, model.dtype)
+    sub.build_graphs(model.species, model.cutoff, torch.float64)  # geometry in float64
     local = list(range(len(sub)))
-    names = [name for name in TERMS if sub.available(name)]
+    names = [name for name in TERMS if sub.available(name) and name in model.outputs]
     stress = "stress" in names
     predictions = {} if plot_dir is not None else None
     sums = error_sums(model, sub, local, batch_size, device, names, stress, None, predictions)

@@ -120,7 +120,7 @@ class TrainingRun:
                 f"periodic cell"
             )
         self.dtype = DTYPES[model_cfg["dtype"]]
-        self.dataset.build_graphs(model_cfg["species"], model_cfg["cutoff"], self.dtype)
+        self.dataset.build_graphs(model_cfg["species"], model_cfg["cutoff"], torch.float64)  # geometry in float64
 
     def _initial_model(self, model_cfg: dict):
         """The model of ``training.init_model`` (checked against the model section), or None."""
@@ -133,8 +133,7 @@ class TrainingRun:
         initial = load_model(source)
         wanted = resolve_config({k: v for k, v in model_cfg.items() if k != "avg_num_neighbors"})
         # numerical settings may differ: they do not change what the weights mean
-        ignored = ("seed", "avg_num_neighbors", "dtype", "qeq_method", "qeq_accuracy", "lorem_method",
-                   "lorem_accuracy")
+        ignored = ("seed", "avg_num_neighbors", "dtype", "coulomb_method", "coulomb_accuracy")
         different = sorted(k for k in set(wanted) | set(initial.config)
                            if k not in ignored and wanted.get(k) != initial.config.get(k))
         if different:

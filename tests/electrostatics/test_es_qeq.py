@@ -200,6 +200,40 @@ def test_warm_start_object_carries_charges_and_adjoint():
     torch.testing.assert_close(warm.charges, q1)
 
 
+@pytest.mark.parametrize("solver", ["dense", "cg"])
+def test_info_reports_the_charge_and_adjoint_solves(solver):
+    """QeqInfo says what the solve did: the solver, its iterations (none for the dense solver) and
+    final relative residual, and, as backward passes run, each adjoint solve they needed; a warm
+    start (used by the iterative solver only) logs the same in its stats."""
+    from lrcalc.electrostatics import QeqWarmStart
+
+    pos, cell, chi, hardness, sigma = system("p3m", n=64, seed=6)
+    tol = 1e-8
+    warm = QeqWarmStart()
+    positions = pos.clone().requires_grad_(True)
+    q, energy, info = qeq(positions, chi, hardness, sigma, cell=cell, solver=solver, tol=tol, warm_start=warm,
+                          return_info=True)
+    assert info.solver == solver
+    assert info.residual <= tol
+    assert (info.iterations == 0) == (solver == "dense")
+    # the forces of the Qeq energy alone need no adjoint solve (the energy is stationary in q)
+    torch.autograd.grad(energy, positions, retain_graph=True)
+    assert info.adjoint_iterations == [] and info.adjoint_residuals == []
+    # an energy that depends on the charges does
+    weights = torch.linspace(-1.0, 1.0, len(pos), dtype=DTYPE)
+    torch.autograd.grad(energy + (weights * q**2).sum(), positions)
+    assert len(info.adjoint_iterations) == len(info.adjoint_residuals) == 1
+    assert info.adjoint_residuals[0] <= tol
+    assert (info.adjoint_iterations[0] == 0) == (solver == "dense")
+    stats = warm.stats
+    if solver == "dense":
+        assert stats.charge_iterations == stats.adjoint_iterations == []
+    else:
+        assert stats.charge_iterations == [info.iterations] and stats.charge_residuals == [info.residual]
+        assert stats.adjoint_iterations == info.adjoint_iterations
+        assert stats.adjoint_residuals == info.adjoint_residuals
+
+
 def test_non_convergence_raises():
     pos, cell, chi, hardness, sigma = system("ewald", n=32, seed=7)
     with pytest.raises(QeqConvergenceError, match="did not converge"):

@@ -2,7 +2,6 @@
 (optionally float32) Coulomb product, float32 iterations, the recycled coarse space, extrapolated
 starting points, frozen parameters and the cached reciprocal-vector search."""
 
-import importlib
 import math
 
 import pytest
@@ -11,9 +10,12 @@ from es_helpers import DTYPE, molecule, random_ions
 from test_es_slab_and_charged import slab_system
 
 from lrcalc.electrostatics import CoulombOperator, QeqWarmStart, qeq, tune
+from lrcalc.electrostatics.charge_equilibration.coarse_space import COARSE_SPACE_MAX, coarse_space_size
+from lrcalc.electrostatics.charge_equilibration.conjugate_gradient import FLOAT32_SOLVE_TOL
+from lrcalc.electrostatics.charge_equilibration.history import HISTORY
+from lrcalc.electrostatics.charge_equilibration.preconditioning import TwoLevelPreconditioner, one_level
 from lrcalc.electrostatics.reciprocal import half_space_indices, reciprocal_basis
-
-qeq_module = importlib.import_module("lrcalc.electrostatics.qeq")
+from lrcalc.electrostatics.strategy import CoulombStrategy
 
 
 def _systems():
@@ -43,6 +45,12 @@ def test_detached_product_equals_operator(name):
     assert product32.dtype == torch.float32
     relative = float(torch.linalg.norm(product32.double() - reference) / torch.linalg.norm(reference))
     assert relative < 1e-5
+    # every term is a CoulombStrategy whose detached map equals its differentiable one
+    parts = operator.parts + ([] if operator.slab is None else [operator.slab])
+    for part in parts:
+        assert isinstance(part, CoulombStrategy)
+        torch.testing.assert_close(part.detached(torch.float64)(q), part(q.unsqueeze(-1)).squeeze(-1),
+                                   rtol=1e-12, atol=1e-12)
 
 
 def _metallic_slab(repeat=3):
@@ -68,7 +76,7 @@ def test_float32_iterations_reach_the_tolerance():
     pbc = (True, True, False)
     params = tune(pos, cell, pbc, sigma, "p3m", 1e-4)
     tol = 1e-4
-    assert tol > qeq_module.FLOAT32_SOLVE_TOL
+    assert tol > FLOAT32_SOLVE_TOL
     q32, _, info = qeq(pos, chi, hardness, sigma, -1.0, cell, pbc, parameters=params, solver="cg", tol=tol,
                        return_info=True)
     q64, _ = qeq(pos, chi, hardness, sigma, -1.0, cell, pbc, parameters=params, solver="cg", tol=1e-11)
@@ -81,37 +89,36 @@ def test_float32_iterations_reach_the_tolerance():
     assert info.residual <= tol
 
 
-def _operator(pos, cell, pbc, chi, hardness, sigma, tol, dtype_tol=None):
-    params = tune(pos, cell, pbc, sigma, "p3m", 1e-4)
-    coulomb = CoulombOperator(pos, cell, pbc, sigma, parameters=params)
-    op = qeq_module._HardnessOperator(coulomb, hardness, sigma, "cg", tol, 500, 1.0, pos, cell)
-    op.scale = float(torch.linalg.norm(chi - chi.mean()))
-    return op
-
-
 def test_two_level_preconditioner_is_symmetric_positive_definite_and_recycles():
     pos, cell, chi, hardness, sigma = _metallic_slab(repeat=2)
     pbc = (True, True, False)
-    op = _operator(pos, cell, pbc, chi, hardness, sigma, 1e-6)  # float64 iterations
-    record = []
-    q_cold, cold_iterations, _ = op.solve(-chi, 0.0, record=record)
-    assert cold_iterations == len(record) > 5
-    assert cold_iterations <= qeq_module.COARSE_SPACE_MAX
-    warm = QeqWarmStart()
-    warm.extend_space(record)
-    op.set_deflation(warm.space(len(pos)))
-    assert op.deflation is not None
-    # the two-level preconditioner as a matrix on the zero-sum plane: symmetric positive definite
+    params = tune(pos, cell, pbc, sigma, "p3m", 1e-4)
     n = len(pos)
+
+    def solve(warm_start):  # float64 iterations, mesh preconditioner
+        return qeq(pos, chi, hardness, sigma, 0.0, cell, pbc, parameters=params, solver="cg", tol=1e-6,
+                   preconditioner="mesh", warm_start=warm_start, return_info=True)
+
+    warm = QeqWarmStart()
+    q_cold, _, cold = solve(warm)
+    assert cold.iterations <= COARSE_SPACE_MAX
+    assert warm.coarse_space[0].shape[1] == min(cold.iterations, coarse_space_size(n)) > 5
+    coulomb = CoulombOperator(pos, cell, pbc, sigma, parameters=params)
+    two_level = TwoLevelPreconditioner.from_space(
+        one_level("mesh", coulomb, hardness, sigma, pos, cell, DTYPE), warm.space(n), DTYPE
+    )
+    assert two_level is not None
+    # the two-level preconditioner as a matrix on the zero-sum plane: symmetric positive definite
     basis = torch.eye(n, dtype=DTYPE)[:, :-1] - 1.0 / n  # spans the zero-sum plane (not orthonormal)
     basis = basis - basis.mean(0)
-    m = torch.stack([op._two_level(basis[:, k] - basis[:, k].mean()) for k in range(n - 1)], dim=1)
+    m = torch.stack([two_level(basis[:, k] - basis[:, k].mean()) for k in range(n - 1)], dim=1)
     projected = basis.T @ m
     torch.testing.assert_close(projected, projected.T, rtol=0, atol=1e-8 * float(projected.abs().max()))
     assert float(torch.linalg.eigvalsh(0.5 * (projected + projected.T))[0]) > 0
-    # the same system again: its own search directions span the solution, so (almost) no iterations
-    q_again, iterations, _ = op.solve(-chi, 0.0)
-    assert iterations <= 3 < cold_iterations
+    # the same system again from a cold start (coarse space only): its own search directions span
+    # the solution, so (almost) no iterations
+    q_again, _, again = solve(QeqWarmStart(coarse_space=warm.coarse_space))
+    assert again.iterations <= 3 < cold.iterations
     torch.testing.assert_close(q_again, q_cold, rtol=0, atol=1e-5)  # both solved to tol 1e-6
 
 
@@ -131,7 +138,7 @@ def test_recycled_space_from_a_moved_geometry_saves_iterations_and_changes_nothi
     assert recycled.iterations < plain.iterations
     scale = float(torch.linalg.norm(chi - chi.mean()))
     assert float(torch.linalg.norm(q_recycled - q_plain)) < 3e-4 * scale
-    assert warm.coarse_space[0].shape[1] <= qeq_module.coarse_space_size(len(pos))
+    assert warm.coarse_space[0].shape[1] <= coarse_space_size(len(pos))
 
 
 def test_extrapolated_starting_point():
@@ -159,7 +166,28 @@ def test_extrapolated_starting_point():
     assert float(torch.linalg.norm(prediction - charges[-1])) < 0.5 * last_difference
     # nothing stored for another system size
     assert warm.predict("charges", torch.zeros(5, 3, dtype=DTYPE)) is None
-    assert len(warm.steps) == qeq_module.HISTORY
+    assert len(warm.steps) == HISTORY
+
+
+def test_warm_start_without_extrapolation_or_recycling():
+    """QeqWarmStart(extrapolate=False) starts from the last solution, recycle=False keeps no coarse
+    space; the charges agree with those of a full warm start to the tolerance."""
+    pos, cell, chi, hardness, sigma = _metallic_slab(repeat=1)
+    pbc = (True, True, False)
+    plain, full = QeqWarmStart(extrapolate=False, recycle=False), QeqWarmStart()
+    gen = torch.Generator().manual_seed(8)
+    scale = float(torch.linalg.norm(chi - chi.mean()))
+    for _ in range(4):
+        pos = pos + 0.01 * torch.randn(pos.shape, generator=gen, dtype=DTYPE)
+        options = {"method": "ewald", "accuracy": 1e-4, "solver": "cg"}
+        q_plain, _ = qeq(pos, chi, hardness, sigma, 0.0, cell, pbc, warm_start=plain, **options)
+        q_full, _ = qeq(pos, chi, hardness, sigma, 0.0, cell, pbc, warm_start=full, **options)
+        assert float(torch.linalg.norm(q_plain - q_full)) < 3e-4 * scale
+    assert len(plain.steps) == len(full.steps) == HISTORY
+    assert torch.equal(plain.predict("charges", pos + 0.01), plain.charges)
+    assert plain.coarse_space is None and plain.space(len(pos)) is None
+    assert full.space(len(pos)) is not None
+    assert len(plain.stats.charge_iterations) == len(full.stats.charge_iterations) == 4
 
 
 def test_warm_start_freezes_parameters_per_cell():
@@ -235,7 +263,7 @@ def test_warm_started_cg_on_a_small_system_keeps_converging():
     below N, so repeated warm-started solves of a small system stay as good as cold ones."""
     pos, cell, chi, hardness, sigma = _metallic_slab(repeat=1)
     pbc = (True, True, False)
-    assert qeq_module.coarse_space_size(len(pos)) <= len(pos) // 4
+    assert coarse_space_size(len(pos)) <= len(pos) // 4
     warm = QeqWarmStart()
     gen = torch.Generator().manual_seed(7)
     scale = float(torch.linalg.norm(chi - chi.mean()))

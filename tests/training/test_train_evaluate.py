@@ -17,15 +17,20 @@ from lrcalc.training.loss import element_counts, residuals, weighted_loss
 
 
 class WithCharges(AtomisticModel):
-    """A stand-in for a charge-predicting model: the tiny model plus q_i = 0.1 tanh(E_i)."""
+    """A stand-in for a charge-predicting model: the tiny model's stages plus q_i = 0.1 tanh(E_i),
+    declared in its outputs."""
 
     def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-        self.species, self.cutoff, self.config, self.metadata = inner.species, inner.cutoff, inner.config, {}
+        super().__init__(inner.species, inner.cutoff, inner.local, inner.long_range, inner.coulomb_term,
+                         inner.head)
+        self.config, self.metadata = inner.config, {}
 
-    def per_atom(self, graph, positions, cell):
-        out = self.inner.per_atom(graph, positions, cell)
+    @property
+    def outputs(self):
+        return super().outputs + ("charges",)
+
+    def per_atom(self, graph, positions, cell, options=None):
+        out = super().per_atom(graph, positions, cell, options)
         out["charges"] = 0.1 * torch.tanh(out["atomic_energies"])
         return out
 

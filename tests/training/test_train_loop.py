@@ -169,7 +169,7 @@ def test_early_stopping_and_trainable_shifts(tiny_config):
     assert meta["stopped"].startswith("early stopping")
     checkpoint = load_checkpoint(Path(tiny_config["output"]["directory"]) / "checkpoint.pt")
     initial = checkpoint["statistics"]["energy_shifts"]
-    shifts = checkpoint["model"]["energy_shift"]
+    shifts = checkpoint["model"]["head.energy_shift"]
     assert not torch.allclose(shifts, torch.tensor([initial["Cu"], initial["Ni"]], dtype=shifts.dtype))
 
 
