@@ -27,13 +27,13 @@ def iterations_per_step(steps: int, warm_start: QeqWarmStart) -> list[tuple[int,
     (the MD protocol of speed_lr.py: same start, seeds and settings)."""
     small, _ = cu_bta_interface()
     atoms = small.repeat((7, 7, 1))
-    atoms.calc = lrcalc.LRCalculator(lrcalc.load_model("bta_cu.pt"))
-    atoms.calc._warm_start = warm_start  # LRCalculator has no public setting for its warm start
+    atoms.calc = lrcalc.LRCalculator("bta_cu.pt")
+    atoms.calc.reset_run_state(qeq_warm_start=warm_start)
     thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
     dynamics = Langevin(atoms, 1.0 * units.fs, temperature_K=300, friction=0.01 / units.fs,
                         rng=np.random.default_rng(1), fixcm=False)
     dynamics.run(steps)  # one evaluation before the first step, then one per step
-    stats = warm_start.stats
+    stats = atoms.calc.qeq_warm_start.stats
     return list(zip(stats.charge_iterations, stats.adjoint_iterations))
 
 
@@ -42,7 +42,7 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
     allocator = ensure_allocator()
-    print(f"# {allocator}; bta_cu.pt, 2254-atom slab, Langevin 300 K, 1 fs; qeq_accuracy 1e-4")
+    print(f"# {allocator}; bta_cu.pt, 2254-atom slab, Langevin 300 K, 1 fs; coulomb_accuracy 1e-4")
     print("# (charge solve, adjoint solve) iterations per force evaluation, first evaluation first")
     runs = (
         ("last solution only", QeqWarmStart(extrapolate=False, recycle=False)),

@@ -177,13 +177,24 @@ class LRCalculator(Calculator):
             self.implemented_properties += ["charges", "dipole"]
         self.reset_run_state()
 
-    def reset_run_state(self) -> None:
-        """Forget what was carried between calls (warm start, frozen Coulomb parameters)."""
+    def reset_run_state(self, qeq_warm_start=None) -> None:
+        """Forget what was carried between calls (warm start, frozen Coulomb parameters) and start a
+        new run, for a Qeq model with ``qeq_warm_start`` if given (a
+        :class:`~lrcalc.electrostatics.QeqWarmStart`, e.g. ``QeqWarmStart(recycle=False)``), else a
+        default one."""
         self._warm_start = None
         if self.model is not None and self.model.config.get("long_range") == "qeq":
             from .electrostatics import QeqWarmStart
 
-            self._warm_start = QeqWarmStart()
+            self._warm_start = qeq_warm_start if qeq_warm_start is not None else QeqWarmStart()
+        elif qeq_warm_start is not None:
+            raise ValueError("qeq_warm_start applies only to models with long_range 'qeq'")
+
+    @property
+    def qeq_warm_start(self):
+        """The :class:`~lrcalc.electrostatics.QeqWarmStart` of this run (``None`` for models without
+        Qeq); its ``stats`` hold the iterations and residuals of every charge and adjoint solve."""
+        return self._warm_start
 
     # -- ASE protocol -------------------------------------------------------------------------
     def check_state(self, atoms, tol=1e-15):

@@ -161,3 +161,20 @@ def test_an_in_plane_shift_of_a_slab_is_the_same_structure(name):
         moved.calc = LRCalculator(name)
         assert moved.get_potential_energy() == pytest.approx(reference, abs=1e-4), shift
         np.testing.assert_allclose(moved.get_forces(), forces, atol=1e-4)
+
+
+def test_the_run_state_is_public_and_reported():
+    """The calculator's warm start is readable (its solve statistics) and replaceable per run."""
+    from lrcalc.electrostatics import QeqWarmStart
+
+    atoms = bta_on_cu111().repeat((3, 3, 1))  # 414 atoms: the iterative solve
+    calc = LRCalculator("bta_cu.pt")
+    atoms.calc = calc
+    atoms.get_forces()
+    stats = calc.qeq_warm_start.stats
+    assert len(stats.charge_iterations) == 1 and stats.charge_iterations[0] > 0
+    mine = QeqWarmStart(extrapolate=False, recycle=False)
+    calc.reset_run_state(qeq_warm_start=mine)
+    assert calc.qeq_warm_start is mine
+    with pytest.raises(ValueError, match="only to models"):
+        LRCalculator("bta_cu_sr.pt").reset_run_state(qeq_warm_start=QeqWarmStart())
