@@ -70,3 +70,15 @@ def test_models_lists_the_shipped_models(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "example_untrained.pt" in out and "UNTRAINED" in out and "E meV/atom" in out
+
+
+def test_info_keys_prints_the_schemas(capsys):
+    from lrcalc.cli import main
+    from lrcalc.config import MODEL_SCHEMA
+    from lrcalc.training.config import TRAINING_SCHEMA
+
+    assert main(["info", "--keys"]) == 0
+    out = capsys.readouterr().out
+    assert MODEL_SCHEMA.table() in out and TRAINING_SCHEMA.table() in out
+    assert main(["info"]) == 2
+    assert "lrcalc info: error: give a model file" in capsys.readouterr().err

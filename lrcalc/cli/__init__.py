@@ -20,6 +20,7 @@ input) ends a command with exit code 2 and one line on stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelFileError, ConfigError, InputError) as error:
         print(f"lrcalc {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into a reader that stopped early (| head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 __all__ = ["build_parser", "main"]
