@@ -16,7 +16,7 @@ from .errors import ConfigError, InputError, ModelFileError
 from .graph import atoms_to_graph
 from .model_file import load_model, save_model
 from . import md
-from .relax import relax
+from .relaxation import RelaxationNotConverged, relax
 
 __all__ = [
     "LRCalculator",
@@ -26,6 +26,7 @@ __all__ = [
     "atoms_to_graph",
     "md",
     "relax",
+    "RelaxationNotConverged",
     "InputError",
     "ModelFileError",
     "ConfigError",

@@ -11,7 +11,7 @@ from ase.io import read
 
 import lrcalc
 from lrcalc import LRCalculator, md
-from lrcalc.relax import RelaxationNotConverged, relax
+from lrcalc.relaxation import RelaxationNotConverged, relax
 
 from structures import make_molecule, make_slab
 

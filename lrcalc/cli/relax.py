@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..relax import OPTIMIZERS
+from ..relaxation import OPTIMIZERS
 from .common import add_structure_arguments, prepare_run
 
 NOT_CONVERGED = 3
@@ -38,7 +38,7 @@ def run(args) -> int:
 
     from ase.io import write
 
-    from ..relax import RelaxationNotConverged, relax
+    from ..relaxation import RelaxationNotConverged, relax
 
     output, atoms, fix = prepare_run(args, "relax_output")
     cell = {"none": False, "full": True, "inplane": "inplane"}[args.cell]
