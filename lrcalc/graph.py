@@ -165,7 +165,8 @@ def atoms_to_graph(
             i, j = (t.cpu().numpy() for t in radius_graph_on_device(on_device, cutoff))
             shifts = np.zeros((len(i), 3), dtype=np.int64)
         else:
-            i, j, shifts = neighbor_list(frame_positions, cell, frame.pbc, cutoff)
+            i, j, shifts = neighbor_list(frame_positions, cell, frame.pbc, cutoff,
+                                         symbols=frame.get_chemical_symbols(), label=label)
         _check_overlaps(frame, frame_positions, i, j, shifts, cell, label)
         n = len(frame)
         species_idx.append(np.array([index_of[s] for s in frame.get_chemical_symbols()]))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -116,3 +119,41 @@ def test_missing_required_config_key():
 def test_calculator_rejects_other_objects():
     with pytest.raises(TypeError, match=r"needs an lrcalc model"):
         LRCalculator(object())
+
+
+_FAR_ATOM = """
+import sys
+from lrcalc import InputError, LRCalculator
+from lrcalc.structures import benzotriazole
+calc = LRCalculator("bta_cu.pt")
+for distance in map(float, sys.argv[1:]):
+    molecule = benzotriazole()
+    molecule.positions[-1] += [0.0, 0.0, distance]
+    molecule.calc = calc
+    try:
+        print(distance, molecule.get_potential_energy(), abs(molecule.get_forces()[-1]).max(), flush=True)
+    except InputError as error:
+        print(distance, "InputError:", error, flush=True)
+"""
+
+
+def _far_atom_run(tmp_path, *distances):
+    """The benzotriazole of the README with its last atom moved up, in a child process: an atom 10⁶ Å
+    away used to kill the process inside vesin (SIGFPE, exit 136), which must fail this test, not
+    end pytest."""
+    run = subprocess.run(
+        [sys.executable, "-c", _FAR_ATOM, *map(str, distances)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, f"exit {run.returncode} (-8: SIGFPE in vesin)\n{run.stderr[-2000:]}"
+    return [line.split(maxsplit=1)[1] for line in run.stdout.splitlines()]
+
+
+def test_isolated_far_atom_is_evaluated_in_a_child_process(tmp_path):
+    near, far, farther, refused = _far_atom_run(tmp_path, 1e4, 1e6, 1e8, 2e9)
+    (e_near, f_near), (e_far, f_far), (e_farther, _) = (map(float, r.split()) for r in (near, far, farther))
+    # An isolated atom: only the Coulomb tail (∝ 1/r, ~1e-3 eV at 10⁴ Å) depends on its distance.
+    assert abs(e_far - e_near) < 1e-3 and abs(e_farther - e_far) < 1e-5
+    assert f_far < 1e-9 and f_near < 1e-6
+    assert refused.startswith("InputError: structure: atom 13")
+    assert "z = 2e+09 Å, beyond the 1e+09 Å the neighbor search accepts" in refused
