@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from lrcalc.cli import main
 
 
@@ -82,3 +84,16 @@ def test_info_keys_prints_the_schemas(capsys):
     assert MODEL_SCHEMA.table() in out and TRAINING_SCHEMA.table() in out
     assert main(["info"]) == 2
     assert "lrcalc info: error: give a model file" in capsys.readouterr().err
+
+
+def test_dtype_option_of_md_and_relax(tmp_path, capsys):
+    from ase.build import molecule
+    from ase.io import write
+
+    structure = tmp_path / "nh3.extxyz"
+    write(structure, molecule("NH3"))
+    assert main(["relax", str(structure), "--model", "bta_cu.pt", "--dtype", "float64", "--steps", "1",
+                 "--output", str(tmp_path / "r"), "--no-progress"]) in (0, 3)
+    assert "evaluated in float64" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["md", "--dtype", "float16"])

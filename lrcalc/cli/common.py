@@ -17,6 +17,9 @@ def add_structure_arguments(parser) -> None:
                         help=f"model file or shipped model name (default {DEFAULT_MODEL}; "
                              "`lrcalc info` describes one)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                        help="float dtype of the network (default: the model's; geometry and "
+                             "electrostatics are float64 either way)")
     parser.add_argument("--charge", type=float, default=None,
                         help="total charge in e (default: the file's info['charge'], else 0)")
     parser.add_argument("--fix-bottom-layers", type=int, default=0, metavar="N",
@@ -55,6 +58,8 @@ def prepare_run(args, default_output: str):
     output = Path(args.output or default_output)
     output.mkdir(parents=True, exist_ok=True)
     atoms = load_structure(args)
-    atoms.calc = LRCalculator(args.model, device=args.device)
+    atoms.calc = LRCalculator(args.model, device=args.device, dtype=args.dtype)
+    if args.dtype is not None:
+        print(f"model: {args.model} evaluated in {args.dtype}")
     fix = md.bottom_layers(atoms, args.fix_bottom_layers) if args.fix_bottom_layers else None
     return output, atoms, fix
