@@ -39,24 +39,19 @@ def main():
     args.out = args.out or str(Path(__file__).parent / "out" / f"md_validation{suffix}")
     allocator = ensure_allocator()
     model = lrcalc.load_model(args.model)
-    if args.dtype != model.config["dtype"]:  # same weights, other precision
-        converted = lrcalc.build_model({**model.config, "dtype": args.dtype})
-        converted.load_state_dict(model.state_dict())
-        converted.metadata = model.metadata
-        model = converted
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timestep = 0.5
     steps = int(round(args.ps * 1000 / timestep))
 
     atoms = bta_on_cu111()
-    atoms.calc = LRCalculator(model)
+    atoms.calc = LRCalculator(model, dtype=args.dtype)
     lrcalc.relax(atoms, fmax=0.05, steps=300, trajectory=None, progress=False)  # start near a minimum
     start = atoms.repeat((args.repeat, args.repeat, 1))
     print(f"# {allocator}; model {args.model} in {args.dtype}; {len(start)} atoms; {steps} steps of {timestep} fs per run")
 
     nve = start.copy()
-    nve.calc = LRCalculator(model)
+    nve.calc = LRCalculator(model, dtype=args.dtype)
     run = md.run(nve, "nve", 300, timestep, steps, initial_temperature_K=300, interval=20,
                  trajectory=out / "nve.traj", logfile=out / "nve.csv", seed=1)
     drift = analysis.energy_drift(run.time_fs, run.total_energy, len(nve))
@@ -64,7 +59,7 @@ def main():
     analysis.plot_energy(run.time_fs, run.potential_energy, run.total_energy, len(nve), out / "nve_energy.png")
 
     langevin = start.copy()
-    langevin.calc = LRCalculator(model)
+    langevin.calc = LRCalculator(model, dtype=args.dtype)
     run_l = md.run(langevin, "langevin", 300, timestep, steps, interval=20, trajectory=out / "langevin.traj",
                    logfile=out / "langevin.csv", seed=2)
     second_half = run_l.temperature_K[len(run_l.temperature_K) // 2:]
