@@ -210,6 +210,12 @@ class LRCalculator(Calculator):
             atoms, self.model.species, self.model.cutoff, dtype=torch.float64, device=self.device
         )
         has_volume = bool(atoms.pbc.any()) and abs(atoms.cell.volume) > 1e-12
+        if "dipole" in properties and atoms.pbc.any():
+            raise PropertyNotImplementedError(
+                "dipole: the dipole moment Σ q_i r_i is defined for molecules (pbc=False) only; this "
+                f"structure has pbc={tuple(bool(p) for p in atoms.pbc)} (use get_charges() and your "
+                "own origin and axis)"
+            )
         if "stress" in properties and not has_volume:
             raise PropertyNotImplementedError(
                 "stress needs a periodic cell with a volume; this structure has "

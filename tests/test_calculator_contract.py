@@ -178,3 +178,15 @@ def test_the_run_state_is_public_and_reported():
     assert calc.qeq_warm_start is mine
     with pytest.raises(ValueError, match="only to models"):
         LRCalculator("bta_cu_sr.pt").reset_run_state(qeq_warm_start=QeqWarmStart())
+
+
+def test_dipole_of_a_slab_is_a_clear_error():
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    slab = bta_on_cu111()
+    slab.calc = LRCalculator("bta_cu.pt")
+    with pytest.raises(PropertyNotImplementedError, match="molecules"):
+        slab.get_dipole_moment()
+    molecule = benzotriazole()
+    molecule.calc = LRCalculator("bta_cu.pt")
+    np.testing.assert_allclose(molecule.get_dipole_moment(), molecule.get_charges() @ molecule.positions)
