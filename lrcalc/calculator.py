@@ -8,6 +8,7 @@ import os
 import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
+from .domain import DomainWarnings, TrainingDomain
 from .graph import atoms_to_graph
 from .model_file import load_model
 from .nn.fields import EvaluationOptions
@@ -16,13 +17,6 @@ from .nn.model import AtomisticModel
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 ALIASES = {"qeq_accuracy": "coulomb_accuracy"}
 """Older parameter names, still accepted."""
-
-
-def structure_inputs(atoms) -> dict:
-    """What a result depends on besides positions, numbers, cell and pbc (which ASE's
-    ``check_state`` compares): the total charge (e). ASE does not compare ``atoms.info``, so a
-    changed total charge must invalidate results through this."""
-    return {"total_charge": float(atoms.info.get("charge", 0.0))}
 
 
 class LRCalculator(Calculator):
@@ -175,7 +169,39 @@ class LRCalculator(Calculator):
         self.implemented_properties = list(type(self).implemented_properties)
         if "charges" in model.outputs:
             self.implemented_properties += ["charges", "dipole"]
+        self.training_domain = TrainingDomain.from_metadata(model.metadata)
+        self._domain_warnings = DomainWarnings()
         self.reset_run_state()
+
+    def total_charge(self, atoms) -> tuple[float, str | None]:
+        """The structure's total charge (e): ``atoms.info["charge"]``, else the key(s) the model was
+        trained with (``total_charge``, ``chargeA`` + ``chargeB``, …), else 0; and the recorded key(s)
+        it came from, if it did."""
+        if self.training_domain is not None:
+            return self.training_domain.total_charge(atoms.info)
+        return float(atoms.info.get("charge", 0.0)), None
+
+    def structure_inputs(self, atoms) -> dict:
+        """What a result depends on besides positions, numbers, cell and pbc (which ASE's
+        ``check_state`` compares): the total charge (e). ASE does not compare ``atoms.info``, so a
+        changed total charge must invalidate results through this."""
+        return {"total_charge": self.total_charge(atoms)[0]}
+
+    def _check_domain(self, atoms, total_charge: float, source: str | None) -> None:
+        """Warn (once per kind) where the structure leaves what the model can use or was trained on."""
+        warn = self._domain_warnings.warn
+        name = self.model_name or "the model"
+        if source is not None:
+            warn("charge key", f"{name}: total charge {total_charge:g} e read from atoms.info[{source!r}], "
+                               "the key(s) the model was trained with; atoms.info['charge'] overrides it")
+        if self.training_domain is None:
+            if total_charge != 0 and not self.model.uses_total_charge:
+                warn("charge", f"{name}: total charge {total_charge:g} e given, but this model has no charge "
+                               "input and no long range: it computes the neutral energy")
+            return
+        for kind, message in self.training_domain.problems(atoms, total_charge,
+                                                            self.model.uses_total_charge).items():
+            warn(kind, f"{name}: {message}")
 
     def reset_run_state(self, qeq_warm_start=None) -> None:
         """Forget what was carried between calls (warm start, frozen Coulomb parameters) and start a
@@ -199,7 +225,7 @@ class LRCalculator(Calculator):
     # -- ASE protocol -------------------------------------------------------------------------
     def check_state(self, atoms, tol=1e-15):
         changes = super().check_state(atoms, tol)
-        if self.atoms is not None and structure_inputs(atoms) != structure_inputs(self.atoms):
+        if self.atoms is not None and self.structure_inputs(atoms) != self.structure_inputs(self.atoms):
             changes.append("info")  # ASE compares no atoms.info; the total charge lives there
         return changes
 
@@ -209,6 +235,9 @@ class LRCalculator(Calculator):
         graph = atoms_to_graph(  # validates the structure first; geometry in float64
             atoms, self.model.species, self.model.cutoff, dtype=torch.float64, device=self.device
         )
+        total_charge, source = self.total_charge(atoms)
+        graph["total_charge"] = torch.tensor([total_charge], dtype=torch.float64, device=self.device)
+        self._check_domain(atoms, total_charge, source)
         has_volume = bool(atoms.pbc.any()) and abs(atoms.cell.volume) > 1e-12
         if "dipole" in properties and atoms.pbc.any():
             raise PropertyNotImplementedError(

@@ -131,6 +131,15 @@ class AtomisticModel(nn.Module):
         return tuple(names)
 
     @property
+    def uses_total_charge(self) -> bool:
+        """Whether the structure's total charge changes the result: a Qeq model (charges sum to it),
+        a LOREM model with the total-charge input or the Coulomb term, a short-range model with the
+        total-charge input."""
+        if isinstance(self.long_range, ChargeEquilibrationStage) or self.coulomb_term is not None:
+            return True
+        return self.local.total_charge_input
+
+    @property
     def dtype(self) -> torch.dtype:
         """The network's float dtype (geometry and electrostatics are float64 regardless)."""
         return next(self.parameters()).dtype

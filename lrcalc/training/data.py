@@ -34,6 +34,7 @@ import torch
 from ..errors import ConfigError, InputError
 from ..graph import atoms_to_graph
 # also importable from here, where they were before lrcalc.training.statistics
+from ..domain import charge_keys  # noqa: F401  (the keys of a total_charge_key)
 from .statistics import average_num_neighbors, energy_scale, energy_shifts, force_rms  # noqa: F401
 
 LABELS = ("energy", "forces", "stress", "charges")
@@ -208,13 +209,6 @@ def data_files(path) -> list[Path]:
     if not path.is_file():
         raise InputError(f"data file {text!r} not found (from {Path.cwd()})")
     return [path]
-
-
-def charge_keys(total_charge_key) -> list[str]:
-    """``total_charge_key`` as a list of ``atoms.info`` keys to add up: a key, ``"a+b"`` or a list."""
-    if isinstance(total_charge_key, (list, tuple)):
-        return [str(k) for k in total_charge_key]
-    return [k.strip() for k in str(total_charge_key or "charge").split("+")]
 
 
 def read_dataset(path, data_config: dict) -> Dataset:

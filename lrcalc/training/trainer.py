@@ -35,6 +35,7 @@ import torch
 
 from ..build import DTYPES, build_model
 from ..errors import ConfigError, InputError
+from ..domain import TrainingDomain
 from . import distributed
 from .checkpoint import load_checkpoint, restore_checkpoint, save_checkpoint, write_run_files
 from .config import config_differences, load_training_config
@@ -221,7 +222,12 @@ class TrainingRun:
         )
 
     def _model_metadata(self, test_metrics: dict | None) -> dict:
+        data_cfg = self.config["data"]
+        domain = TrainingDomain.from_frames(
+            [self.dataset.frames[k] for k in self.split["train"]], self.model.species,
+            data_cfg["total_charge_key"], data_cfg["pbc"])
         return {
+            "training_domain": domain.to_metadata(),
             "training": {
                 "config": self.config,
                 "dataset": {
