@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from lrcalc.cli import main
+from structures import REPO
 
 
 def test_info_prints_config_and_metadata(capsys):
@@ -97,3 +98,31 @@ def test_dtype_option_of_md_and_relax(tmp_path, capsys):
     assert "evaluated in float64" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["md", "--dtype", "float16"])
+
+
+def test_pbc_and_charge_overrides_are_printed(tmp_path, capsys):
+    from ase.build import molecule
+    from ase.io import write
+
+    structure = tmp_path / "nh3.extxyz"
+    periodic = molecule("NH3", vacuum=4.0)
+    periodic.pbc = True
+    write(structure, periodic)
+    assert main(["relax", str(structure), "--model", "example_untrained.pt", "--pbc", "F,F,F", "--charge", "1",
+                 "--steps", "1", "--output", str(tmp_path / "r"), "--no-progress"]) in (0, 3)
+    out = capsys.readouterr().out
+    assert "override: pbc=(False, False, False) instead of (True, True, True) (--pbc)" in out
+    assert "override: total charge 1 e (--charge)" in out
+    with pytest.raises(SystemExit) as exit_:
+        main(["relax", str(structure), "--pbc", "T,T"])
+    assert exit_.value.code == 2 and "three booleans" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (REPO.parent / "shared" / "data" / "cu_bta").is_dir(), reason="needs ../shared/data")
+def test_evaluate_says_which_data_keys_it_applies(capsys):
+    data = REPO.parent / "shared" / "data" / "cu_bta"
+    assert main(["evaluate", "bta_cu.pt", str(data / "cu_bta.extxyz"), "--indices",
+                 f"{data / 'split.json'}:test"]) == 0
+    out = capsys.readouterr().out
+    assert "pbc: [True, True, False] (as the model was trained)" in out
+    assert "total_charge_key: 'total_charge' (as the model was trained)" in out

@@ -6,6 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFAULT_MODEL = "bta_cu.pt"
+PBC_WORDS = {"t": True, "true": True, "1": True, "f": False, "false": False, "0": False}
+
+
+def pbc_argument(text: str) -> list[bool]:
+    """``--pbc``: three booleans, e.g. ``T,T,F`` (a slab), ``F,F,F`` (a molecule), ``T,T,T``."""
+    import argparse
+
+    parts = [p.strip().lower() for p in text.replace(" ", ",").split(",") if p.strip()]
+    if len(parts) != 3 or any(p not in PBC_WORDS for p in parts):
+        raise argparse.ArgumentTypeError(f"--pbc needs three booleans such as T,T,F (a slab), got {text!r}")
+    return [PBC_WORDS[p] for p in parts]
+
+
+def add_pbc_argument(parser) -> None:
+    parser.add_argument("--pbc", type=pbc_argument, default=None, metavar="X,Y,Z",
+                        help="replace the periodicity read from the file, e.g. T,T,F for a slab stored as "
+                             "3-D periodic (printed when applied)")
 
 
 def add_structure_arguments(parser) -> None:
@@ -22,6 +39,7 @@ def add_structure_arguments(parser) -> None:
                              "electrostatics are float64 either way)")
     parser.add_argument("--charge", type=float, default=None,
                         help="total charge in e (default: the file's info['charge'], else 0)")
+    add_pbc_argument(parser)
     parser.add_argument("--fix-bottom-layers", type=int, default=0, metavar="N",
                         help="hold the lowest N atomic layers fixed (slabs; default 0)")
     parser.add_argument("--output", default=None, help="output folder (default: md_output or relax_output)")
@@ -42,7 +60,11 @@ def load_structure(args):
         atoms = read(args.structure, index=-1)
         pbc = tuple(bool(p) for p in atoms.pbc)
         print(f"structure: {args.structure} (last frame), {len(atoms)} atoms, pbc={pbc}")
+    if args.pbc is not None:
+        print(f"override: pbc={tuple(args.pbc)} instead of {tuple(bool(p) for p in atoms.pbc)} (--pbc)")
+        atoms.pbc = args.pbc
     if args.charge is not None:
+        print(f"override: total charge {args.charge:g} e (--charge)")
         atoms.info["charge"] = args.charge
     return atoms
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from .common import add_pbc_argument
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
@@ -27,6 +29,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--charges-key", default=None,
                         help="per-atom reference charges, e.g. initial_charges")
     parser.add_argument("--total-charge-key", default=None, help="atoms.info key of the total charge")
+    add_pbc_argument(parser)
     parser.set_defaults(handler=run)
 
 
@@ -37,9 +40,12 @@ def run(args) -> int:
     tune_allocator()
 
     keys = {"energy_key": args.energy_key, "forces_key": args.forces_key, "stress_key": args.stress_key,
-            "charges_key": args.charges_key, "total_charge_key": args.total_charge_key}
+            "charges_key": args.charges_key, "total_charge_key": args.total_charge_key, "pbc": args.pbc}
     result = evaluate(args.model, args.data, subset=args.indices, keys=keys, batch_size=args.batch_size,
                       device=args.device, plot_dir=args.plot)
+    for key, (value, origin) in result["data_keys"].items():
+        if origin != "default":
+            print(f"{key}: {value!r} ({origin})")
     print(format_table(result))
     for path in result["plots"]:
         print(f"wrote {path}")

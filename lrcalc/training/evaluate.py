@@ -29,10 +29,17 @@ DATA_KEYS = ("energy_key", "forces_key", "stress_key", "virial_key", "charges_ke
 def data_keys_for(model: AtomisticModel, overrides: dict | None = None) -> dict:
     """Label keys: the training run's (from the model's metadata), else the defaults; then ``overrides``
     (entries that are ``None`` are ignored)."""
-    keys = {key: DEFAULTS["data"][key] for key in DATA_KEYS}
+    return {key: value for key, (value, _) in data_keys_with_origin(model, overrides).items()}
+
+
+def data_keys_with_origin(model: AtomisticModel, overrides: dict | None = None) -> dict:
+    """Each data key → (value, where it came from: ``"default"``, ``"as the model was trained"`` or
+    ``"given"``), so that what is applied can be said."""
+    keys = {key: (DEFAULTS["data"][key], "default") for key in DATA_KEYS}
     trained = (getattr(model, "metadata", None) or {}).get("training", {}).get("config", {}).get("data", {})
-    keys.update({key: trained[key] for key in DATA_KEYS if key in trained})
-    keys.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    keys.update({key: (trained[key], "as the model was trained")
+                 for key in DATA_KEYS if key in trained and trained[key] != DEFAULTS["data"][key]})
+    keys.update({key: (value, "given") for key, value in (overrides or {}).items() if value is not None})
     return keys
 
 
@@ -63,7 +70,8 @@ def evaluate(
         model = load_model(model, device=device)
     model = model.to(device).eval()
     config = copy.deepcopy(DEFAULTS["data"])
-    config.update(data_keys_for(model, keys))
+    applied = data_keys_with_origin(model, keys)
+    config.update({key: value for key, (value, _) in applied.items()})
     dataset = read_dataset(data_path, config)
     if indices is None:
         indices = parse_subset(subset, len(dataset))
@@ -89,6 +97,7 @@ def evaluate(
     result = {
         "num_frames": len(sub),
         "num_atoms": int(sum(len(a) for a in sub.frames)),
+        "data_keys": {key: [value, origin] for key, (value, origin) in applied.items()},
         "metrics": sums.metrics(),
         "plots": [],
     }
