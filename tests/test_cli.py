@@ -54,7 +54,7 @@ def test_relax_command_and_its_not_converged_exit_code(tmp_path, capsys):
                  "--output", str(out), "--no-progress"]) == 0
     assert len(read(out / "relaxed.extxyz")) == 3
     assert main(["relax", str(structure), "--model", "example_untrained.pt", "--fmax", "1e-9", "--steps", "1",
-                 "--output", str(out), "--no-progress"]) == 3
+                 "--output", str(out), "--no-progress", "--overwrite"]) == 3
     assert "not converged" in capsys.readouterr().out
 
 
@@ -126,3 +126,47 @@ def test_evaluate_says_which_data_keys_it_applies(capsys):
     out = capsys.readouterr().out
     assert "pbc: [True, True, False] (as the model was trained)" in out
     assert "total_charge_key: 'total_charge' (as the model was trained)" in out
+
+
+def test_user_mistakes_get_one_line_and_nothing_is_written(tmp_path, capsys):
+    """Every mistake: exit status 2, one 'lrcalc <command>: error: …' line, no output folder."""
+    from ase import Atoms
+    from ase.io import write
+
+    out = tmp_path / "out"
+    xenon = tmp_path / "xe.extxyz"
+    write(xenon, Atoms("Xe2", positions=[[0, 0, 0], [0, 0, 3.0]]))
+    cases = [
+        (["md", str(tmp_path / "nonexistent.extxyz")], "structure file"),
+        (["md", str(xenon)], "element(s) Xe not known"),
+        (["relax", str(xenon)], "element(s) Xe not known"),
+        (["md", "--restart"], "--restart: there is no"),
+    ]
+    for argv, message in cases:
+        assert main(argv + ["--output", str(out), "--no-progress", "--steps", "1"]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"lrcalc {argv[0]}: error:") and message in err[0], err
+        assert not out.exists(), argv
+
+
+def test_an_existing_output_folder_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    argv = ["md", "--model", "example_untrained.pt", "--steps", "2", "--interval", "1", "--output", str(out),
+            "--no-progress"]
+    assert main(argv) == 2
+    assert "already holds files: give --overwrite" in capsys.readouterr().err
+    assert main(argv + ["--overwrite"]) == 0 and (out / "md.traj").is_file()
+
+
+def test_an_unavailable_device_is_a_usage_error(capsys):
+    import torch
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["md", "--device", "gpu7"])
+    assert exit_.value.code == 2 and "not a torch device" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit) as exit_:
+            main(["md", "--device", "cuda"])
+        assert exit_.value.code == 2 and "CUDA is not available" in capsys.readouterr().err

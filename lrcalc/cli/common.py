@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import InputError
+
 DEFAULT_MODEL = "bta_cu.pt"
 PBC_WORDS = {"t": True, "true": True, "1": True, "f": False, "false": False, "0": False}
 
@@ -17,6 +19,21 @@ def pbc_argument(text: str) -> list[bool]:
     if len(parts) != 3 or any(p not in PBC_WORDS for p in parts):
         raise argparse.ArgumentTypeError(f"--pbc needs three booleans such as T,T,F (a slab), got {text!r}")
     return [PBC_WORDS[p] for p in parts]
+
+
+def device_argument(text: str) -> str:
+    """``--device``: a torch device that exists here (checked before anything runs)."""
+    import argparse
+
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a torch device (cpu, cuda, cuda:1, …)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: CUDA is not available on this machine (use cpu)")
+    return str(device)
 
 
 def add_pbc_argument(parser) -> None:
@@ -33,7 +50,8 @@ def add_structure_arguments(parser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"model file or shipped model name (default {DEFAULT_MODEL}; "
                              "`lrcalc info` describes one)")
-    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
+    parser.add_argument("--device", type=device_argument, default="cpu",
+                        help="torch device: cpu or cuda (default cpu)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default=None,
                         help="float dtype of the network (default: the model's; geometry and "
                              "electrostatics are float64 either way)")
@@ -43,6 +61,8 @@ def add_structure_arguments(parser) -> None:
     parser.add_argument("--fix-bottom-layers", type=int, default=0, metavar="N",
                         help="hold the lowest N atomic layers fixed (slabs; default 0)")
     parser.add_argument("--output", default=None, help="output folder (default: md_output or relax_output)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into an output folder that already holds files (they are replaced)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -57,7 +77,12 @@ def load_structure(args):
         atoms = bta_on_cu111()
         print(f"structure: benzotriazole on Cu(111), {len(atoms)} atoms (lrcalc.structures.bta_on_cu111)")
     else:
-        atoms = read(args.structure, index=-1)
+        if not Path(args.structure).is_file():
+            raise InputError(f"structure file {args.structure!r} not found")
+        try:
+            atoms = read(args.structure, index=-1)
+        except Exception as error:  # ase.io raises many kinds on foreign or damaged files
+            raise InputError(f"{args.structure}: cannot read a structure from it with ase.io: {error}") from None
         pbc = tuple(bool(p) for p in atoms.pbc)
         print(f"structure: {args.structure} (last frame), {len(atoms)} atoms, pbc={pbc}")
     if args.pbc is not None:
@@ -69,19 +94,32 @@ def load_structure(args):
     return atoms
 
 
-def prepare_run(args, default_output: str):
-    """The output folder (created), the structure with its calculator, and the indices of the fixed
-    bottom layers (or ``None``)."""
+def prepare_run(args, default_output: str, appends: bool = False):
+    """The output folder, the structure with its calculator, and the indices of the fixed bottom
+    layers (or ``None``).
+
+    Everything a user can get wrong is checked before anything is written: the structure is read
+    and evaluated once (unknown elements, overlapping atoms; MD reuses that evaluation), and an
+    output folder that already holds files is refused unless ``--overwrite`` (or, for a run that
+    ``appends`` to it, ``--restart``) is given. The folder is created last.
+    """
     from .. import md
     from ..allocator import tune_allocator
     from ..calculator import LRCalculator
 
     tune_allocator()  # long autograd runs: keep freed memory (see lrcalc.allocator)
     output = Path(args.output or default_output)
-    output.mkdir(parents=True, exist_ok=True)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"output {str(output)!r} exists and is not a folder")
+    if output.is_dir() and any(output.iterdir()) and not (args.overwrite or appends):
+        raise InputError(f"output folder {str(output)!r} already holds files: give --overwrite to replace "
+                         "them" + (" or --restart to continue the run" if hasattr(args, "restart") else "")
+                         + ", or another --output")
     atoms = load_structure(args)
     atoms.calc = LRCalculator(args.model, device=args.device, dtype=args.dtype)
     if args.dtype is not None:
         print(f"model: {args.model} evaluated in {args.dtype}")
+    atoms.get_forces()  # checks the structure against the model before any file is written
     fix = md.bottom_layers(atoms, args.fix_bottom_layers) if args.fix_bottom_layers else None
+    output.mkdir(parents=True, exist_ok=True)
     return output, atoms, fix

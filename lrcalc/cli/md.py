@@ -40,7 +40,13 @@ def run(args) -> int:
     from .. import md
     from ..analysis import plot_md_log
 
-    output, atoms, fix = prepare_run(args, "md_output")
+    from pathlib import Path
+
+    from ..errors import InputError
+
+    if args.restart and not (Path(args.output or "md_output") / "md.traj").is_file():
+        raise InputError(f"--restart: there is no {Path(args.output or 'md_output') / 'md.traj'} to continue")
+    output, atoms, fix = prepare_run(args, "md_output", appends=args.restart)
     result = md.run(
         atoms, args.ensemble, args.temperature, args.timestep, args.steps,
         trajectory=output / "md.traj", logfile=output / "md.csv", interval=args.interval,
