@@ -10,13 +10,39 @@ Units everywhere: energy eV, length Å, charge e, force eV/Å, stress eV/Å³ (A
 
 __version__ = "0.1.0"
 
-from .build import build_model
-from .calculator import LRCalculator
-from .errors import ConfigError, InputError, ModelFileError
-from .graph import atoms_to_graph
-from .model_file import load_model, save_model
-from . import md
-from .relaxation import RelaxationNotConverged, relax
+import importlib
+
+_EXPORTS = {
+    "LRCalculator": ".calculator",
+    "build_model": ".build",
+    "load_model": ".model_file",
+    "save_model": ".model_file",
+    "atoms_to_graph": ".graph",
+    "relax": ".relaxation",
+    "RelaxationNotConverged": ".relaxation",
+    "InputError": ".errors",
+    "ModelFileError": ".errors",
+    "ConfigError": ".errors",
+}
+_SUBMODULES = ("md", "analysis", "electrostatics", "structures", "training", "domain")
+
+
+def __getattr__(name: str):
+    """Import on first use (PEP 562): ``import lrcalc`` stays cheap, so ``lrcalc --help`` does not
+    wait for torch and e3nn."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'lrcalc' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))
+
 
 __all__ = [
     "LRCalculator",

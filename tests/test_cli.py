@@ -12,10 +12,18 @@ from structures import REPO
 
 
 def test_info_prints_config_and_metadata(capsys):
-    assert main(["info", "example_untrained.pt"]) == 0
+    assert main(["info", "example_untrained.pt", "--json"]) == 0
     out = capsys.readouterr().out
     assert '"species": [' in out and '"cutoff": 5.0' in out
     assert "UNTRAINED" in out and "lrcalc_version" in out
+
+
+def test_info_summarises_a_model_on_one_page(capsys):
+    assert main(["info", "bta_cu.pt"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) < 20
+    assert "test RMSE       energy 1.29 meV/atom, forces 28.1 meV/Å" in out
+    assert "trained on      total charge 0 to 0 e from info total_charge; pbc (True, True, False)" in out
 
 
 def test_info_on_a_missing_file_is_a_clear_error(capsys):
