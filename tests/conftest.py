@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 
 import lrcalc
+from lrcalc.allocator import tune_allocator
 from model_fixtures import SMALL_CONFIG, randomise_output_layers
 from structures import make_molecule, make_slab, make_triclinic_crystal
+
+# The suite runs many autograd evaluations: keep freed memory as the CLI does (lrcalc.allocator), so
+# that `python -m pytest -q tests` needs no environment variables to run at CI's speed.
+tune_allocator()
 
 
 @pytest.fixture(scope="session")

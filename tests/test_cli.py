@@ -127,13 +127,23 @@ def test_pbc_and_charge_overrides_are_printed(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not (REPO.parent / "shared" / "data" / "cu_bta").is_dir(), reason="needs ../shared/data")
-def test_evaluate_says_which_data_keys_it_applies(capsys):
+def test_evaluate_says_which_data_keys_it_applies_and_writes_predictions(tmp_path, capsys):
+    import numpy as np
+    from ase.io import read
+
     data = REPO.parent / "shared" / "data" / "cu_bta"
+    predictions = tmp_path / "test.extxyz"
     assert main(["evaluate", "bta_cu.pt", str(data / "cu_bta.extxyz"), "--indices",
-                 f"{data / 'split.json'}:test"]) == 0
+                 f"{data / 'split.json'}:test", "--output", str(predictions)]) == 0
     out = capsys.readouterr().out
     assert "pbc: [True, True, False] (as the model was trained)" in out
     assert "total_charge_key: 'total_charge' (as the model was trained)" in out
+    frames = read(predictions, ":")
+    assert len(frames) == 34 and all(tuple(f.pbc) == (True, True, False) for f in frames)
+    forces = np.concatenate([f.get_forces() - f.arrays["ref_forces"] for f in frames])
+    rmse = 1000 * np.sqrt(np.mean(forces**2))  # the printed force RMSE, meV/Å
+    printed = next(float(line.split()[1]) for line in out.splitlines() if line.startswith("forces"))
+    assert rmse == pytest.approx(printed, abs=1e-3)
 
 
 def test_user_mistakes_get_one_line_and_nothing_is_written(tmp_path, capsys):

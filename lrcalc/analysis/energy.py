@@ -37,8 +37,10 @@ def read_md_log(path) -> dict[str, np.ndarray]:
     return {key: np.array([float(r[key]) if r[key] != "" else np.nan for r in rows]) for key in rows[0]}
 
 
-def plot_md_log(path, output="md.png", num_atoms: int | None = None) -> str:
-    """Temperature and energies of an MD log against time (two panels)."""
+def plot_md_log(path, output="md.png", num_atoms: int | None = None,
+                target_temperature_K: float | None = None) -> str:
+    """Temperature and energies of an MD log against time (two panels); a dashed line marks the
+    thermostat's ``target_temperature_K`` when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,7 +49,11 @@ def plot_md_log(path, output="md.png", num_atoms: int | None = None) -> str:
     log = read_md_log(path)
     t_ps = log["time_fs"] / 1000
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 5.0), sharex=True, layout="constrained")
-    top.plot(t_ps, log["temperature_K"], color="C3")
+    top.plot(t_ps, log["temperature_K"], color="C3", label="instantaneous")
+    if target_temperature_K is not None:
+        top.axhline(target_temperature_K, color="k", linestyle="--", linewidth=1,
+                    label=f"target {target_temperature_K:g} K")
+        top.legend(loc="lower right")
     top.set_ylabel("T (K)")
     per = num_atoms or 1
     unit = "eV/atom" if num_atoms else "eV"

@@ -53,7 +53,8 @@ def run(args) -> int:
         friction_per_fs=args.friction, pressure_bar=args.pressure, fix=fix, restart=args.restart,
         seed=args.seed, progress=not args.no_progress,
     )
-    plot = plot_md_log(output / "md.csv", output / "md.png", num_atoms=len(atoms))
+    target = None if args.ensemble in ("nve",) else args.temperature
+    plot = plot_md_log(output / "md.csv", output / "md.png", num_atoms=len(atoms), target_temperature_K=target)
     print(f"ran {result.steps} steps ({result.first_step} → {result.first_step + result.steps}); "
           f"mean T {result.mean_temperature_K:.1f} K")
     print(f"wrote {result.trajectory}, {result.logfile}, {plot}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
@@ -12,6 +14,11 @@ def add_parser(commands) -> None:
         "split.json, checkpoint.pt (every epoch), best.pt (a model file), metrics.jsonl and "
         "learning_curves.png. For data-parallel training launch it with torchrun, e.g. "
         "'torchrun --nproc_per_node=2 -m lrcalc train CONFIG.yaml'.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  lrcalc train models/recipes/bta_cu.yaml          # the recipe of a shipped model\n"
+               "  lrcalc train mine.yaml --resume                  # continue an interrupted run\n"
+               "  lrcalc info --keys                               # every config key with its default",
     )
     parser.add_argument("config", help="training config (YAML)")
     parser.add_argument("--resume", action="store_true",

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import os
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..errors import InputError
@@ -53,6 +55,7 @@ def evaluate(
     batch_size: int = 16,
     device: str = "cpu",
     plot_dir: str | os.PathLike | None = None,
+    predictions_path: str | os.PathLike | None = None,
 ) -> dict:
     """Errors of ``model`` on the frames of ``data_path``.
 
@@ -62,6 +65,10 @@ def evaluate(
             file) or ``"indices.json"`` (a plain list).
         keys: label keys overriding the model's training keys (see :data:`DATA_KEYS`).
         plot_dir: write ``parity_<label>.png`` there.
+        predictions_path: write the selected frames with the model's predictions as their calculator
+            results (``energy``, ``forces``, ``stress``, ``charges`` as the model has them) and the
+            reference labels as ``ref_energy``, ``ref_stress`` (info) and ``ref_forces``,
+            ``ref_charges`` (arrays), in extxyz.
 
     Returns:
         ``{"num_frames", "num_atoms", "metrics": {label: {"rmse", "mae"}} (ASE units), "plots"}``.
@@ -101,6 +108,8 @@ def evaluate(
         "metrics": sums.metrics(),
         "plots": [],
     }
+    if predictions_path is not None:
+        result["predictions"] = str(write_predictions(model, sub, predictions_path))
     if plot_dir is not None:
         from .plots import plot_parity
 
@@ -121,3 +130,35 @@ def format_table(result: dict) -> str:
     if not result["metrics"]:
         lines.append("(no label of the data is predicted by the model)")
     return "\n".join(lines)
+
+
+def write_predictions(model: AtomisticModel, dataset, path) -> Path:
+    """The frames of ``dataset`` with the model's predictions and their reference labels (extxyz)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    from ..calculator import LRCalculator
+
+    calc = LRCalculator(model)
+    frames = []
+    for atoms, labels in zip(dataset.frames, dataset.labels):
+        frame = atoms.copy()
+        frame.info["charge"] = float(atoms.info.get(dataset.total_charge_key, 0.0))
+        frame.calc = calc
+        results = {"energy": frame.get_potential_energy(), "forces": frame.get_forces()}
+        if frame.pbc.any() and abs(frame.cell.volume) > 1e-12:
+            results["stress"] = frame.get_stress()
+        if "charges" in model.outputs:
+            results["charges"] = frame.get_charges()
+        frame.calc = None
+        for name, value in labels.items():
+            if np.ndim(value) and len(value) == len(frame) and name in ("forces", "charges"):
+                frame.arrays[f"ref_{name}"] = np.asarray(value)
+            else:
+                frame.info[f"ref_{name}"] = np.asarray(value).reshape(-1) if np.ndim(value) else float(value)
+        frame.calc = SinglePointCalculator(frame, **results)
+        frames.append(frame)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write(path, frames, format="extxyz")
+    return path
