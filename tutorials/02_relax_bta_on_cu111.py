@@ -24,8 +24,9 @@ model = args.model or ("bta_cu.pt" if "bta_cu.pt" in shipped else "example_untra
 if model == "example_untrained.pt":
     print("note: using the UNTRAINED example model: the relaxed geometry is not physical")
 
-# 1. Build: a 4×4×2 Cu(111) slab with BTA lying flat 2.6 Å above it (46 atoms, like the DFT data).
-atoms = bta_on_cu111(height=2.6)
+# 1. Build: a 4×4×2 Cu(111) slab with BTA lying flat 3.0 Å above it (46 atoms, like the DFT data,
+#    and in the adsorption geometry the shipped models were trained on: see lrcalc.structures).
+atoms = bta_on_cu111()
 surface = [a.index for a in atoms if a.symbol == "Cu"]
 molecule = [a.index for a in atoms if a.symbol != "Cu"]
 atoms.calc = LRCalculator(model)

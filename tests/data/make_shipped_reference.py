@@ -26,7 +26,7 @@ def reference_structures(species):
     cation.info["charge"] = 1
     structures = {"molecule": molecule, "cation": cation}
     if "Cu" in species:
-        slab = bta_on_cu111()
+        slab = bta_on_cu111(height=2.6)  # the default of lrcalc 0.1 when the reference was recorded
         slab.positions += rng.normal(scale=0.05, size=slab.positions.shape)
         bulk = slab.copy()
         bulk.pbc = True
