@@ -78,7 +78,7 @@ def test_run_directory_and_exported_model(tiny_config, emt_data):
     assert meta["training_time_s"] > 0 and model.metadata["lrcalc_version"] == lrcalc.__version__
     assert model.config["avg_num_neighbors"] == pytest.approx(12.0)  # fcc, 3 Å cutoff: 12 neighbours
     domain = model.metadata["training_domain"]  # what the calculator checks structures against
-    assert domain["charge_keys"] == ["charge"] and domain["pbc"] == [[True, True, True]]
+    assert domain["charge_keys"] == ["total_charge"] and domain["pbc"] == [[True, True, True]]
     assert len(domain["compositions"]) >= 1 and domain["species"] == model.species
     # The shift is the training set's least-squares energy per species.
     assert torch.isfinite(model.energy_shift).all() and float(model.energy_scale.detach()[0]) > 0
