@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from ase import Atoms
 
 import lrcalc
 from lrcalc.allocator import tune_allocator

@@ -77,6 +77,7 @@ def test_help_teaches():
         assert run.returncode == 0 and "usage: lrcalc " + command in run.stdout
 
 
+@pytest.mark.slow
 def test_models_lists_the_shipped_models(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out

@@ -178,6 +178,7 @@ def test_stress_equals_finite_strain_differences(lorem_model, name, charge):
     np.testing.assert_allclose(stress, numerical_stress(lorem_model, atoms), rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_charged_slab_derivatives_are_exact_without_the_coulomb_term():
     """The equivariant charges are neutral in every channel, so a net-charged slab's LOREM energy
     does not depend on the vacuum gap the engine picks from the geometry: forces and stress are

@@ -41,6 +41,8 @@ COMBINATIONS = {
 }
 PER_STRUCTURE = {"energy", "forces", "stress"}
 
+pytestmark = pytest.mark.slow  # tens of seconds in all; `-m "not slow"` skips them
+
 
 @pytest.fixture(scope="module", params=list(COMBINATIONS), ids=list(COMBINATIONS))
 def model(request):

@@ -126,6 +126,7 @@ def test_shipped_model_by_bare_name_from_any_directory(tmp_path, monkeypatch):
         assert calc.model.species == ["H", "C", "N", "O", "Cu"]
 
 
+@pytest.mark.slow
 def test_shipped_model_found_after_non_editable_install(tmp_path):
     """Build a wheel, unpack it elsewhere, and load the shipped model by name from another folder."""
     pytest.importorskip("setuptools", minversion="70.1")  # builds wheels without the 'wheel' package

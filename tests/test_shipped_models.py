@@ -2,6 +2,7 @@
 stages replaced the three model classes (``tests/data/shipped_reference.json``, written by
 ``tests/data/make_shipped_reference.py`` from the code of format-1 model files)."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -13,12 +14,12 @@ from lrcalc.model_file import read_model_file, shipped_models
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "shipped_reference.json").read_text())
 
-import importlib.util
-
 _spec = importlib.util.spec_from_file_location(
     "make_shipped_reference", Path(__file__).parent / "data" / "make_shipped_reference.py")
 _maker = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_maker)
+
+pytestmark = pytest.mark.slow  # tens of seconds in all; `-m "not slow"` skips them
 
 
 def test_every_shipped_model_has_a_reference():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from ase.neighborlist import neighbor_list
 
 from lrcalc import analysis
@@ -35,6 +36,7 @@ def test_bta_on_cu111_matches_the_data_set_layout():
     assert distances.min() > 0.9
 
 
+@pytest.mark.slow
 def test_the_default_interface_relaxes_within_the_training_geometries():
     """Relaxed with the shipped bta_cu.pt, the default interface keeps the molecule where the training
     frames have it (lowest atom 2.0–2.9 Å above the top Cu layer), instead of pushing an H atom into

@@ -13,6 +13,8 @@ from structures import REPO
 TUTORIALS = sorted((REPO / "tutorials").glob("[0-9][0-9]_*.py"))
 QUICK_ARGS = {"01_quickstart.py": []}  # the quick start is small already
 
+pytestmark = pytest.mark.slow  # tens of seconds in all; `-m "not slow"` skips them
+
 
 def test_tutorials_exist():
     assert {t.name for t in TUTORIALS} >= {"01_quickstart.py", "02_relax_bta_on_cu111.py", "03_langevin_md_interface.py"}

@@ -80,6 +80,7 @@ def test_ewald_at_requested_accuracy():
     assert relative_rms(s, s_ref) <= 5e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ewald", "p3m"])
 def test_molecule_in_growing_box_tends_to_vacuum(method):
     """A neutral molecule in a periodic box: E(L) -> E_vacuum, error ~ dipole²/L³."""
