@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_pbc_argument
+from .common import add_pbc_argument, device_argument
 
 
 def add_parser(commands) -> None:
@@ -33,7 +33,9 @@ def add_parser(commands) -> None:
                         help="write the frames with the model's predictions (energy, forces, stress, charges) "
                              "and the reference labels (ref_energy, ref_forces, …)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device_argument, default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                        help="float dtype of the network (default: the model's)")
     parser.add_argument("--energy-key", default=None)
     parser.add_argument("--forces-key", default=None)
     parser.add_argument("--stress-key", default=None)
@@ -53,7 +55,7 @@ def run(args) -> int:
     keys = {"energy_key": args.energy_key, "forces_key": args.forces_key, "stress_key": args.stress_key,
             "charges_key": args.charges_key, "total_charge_key": args.total_charge_key, "pbc": args.pbc}
     result = evaluate(args.model, args.data, subset=args.indices, keys=keys, batch_size=args.batch_size,
-                      device=args.device, plot_dir=args.plot, predictions_path=args.output)
+                      device=args.device, dtype=args.dtype, plot_dir=args.plot, predictions_path=args.output)
     for key, (value, origin) in result["data_keys"].items():
         if origin != "default":
             print(f"{key}: {value!r} ({origin})")

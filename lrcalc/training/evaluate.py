@@ -54,6 +54,7 @@ def evaluate(
     keys: dict | None = None,
     batch_size: int = 16,
     device: str = "cpu",
+    dtype: str | None = None,
     plot_dir: str | os.PathLike | None = None,
     predictions_path: str | os.PathLike | None = None,
 ) -> dict:
@@ -64,6 +65,8 @@ def evaluate(
         indices: frames to use (default: all), or ``subset``: ``"split.json:test"`` (a set of a split
             file) or ``"indices.json"`` (a plain list).
         keys: label keys overriding the model's training keys (see :data:`DATA_KEYS`).
+        dtype: ``"float32"`` or ``"float64"`` for the network (default: the model's); a model object
+            given is copied, never changed.
         plot_dir: write ``parity_<label>.png`` there.
         predictions_path: write the selected frames with the model's predictions as their calculator
             results (``energy``, ``forces``, ``stress``, ``charges`` as the model has them) and the
@@ -75,7 +78,11 @@ def evaluate(
     """
     if not isinstance(model, AtomisticModel):
         model = load_model(model, device=device)
-    model = model.to(device).eval()
+    elif dtype is not None or torch.device(device) != model.device:
+        model = copy.deepcopy(model)  # the caller's model stays as it is
+    if dtype is not None:
+        model = model.to({"float32": torch.float32, "float64": torch.float64}[dtype])
+    model = model.to(device)
     config = copy.deepcopy(DEFAULTS["data"])
     applied = data_keys_with_origin(model, keys)
     config.update({key: value for key, (value, _) in applied.items()})
@@ -139,7 +146,7 @@ def write_predictions(model: AtomisticModel, dataset, path) -> Path:
 
     from ..calculator import LRCalculator
 
-    calc = LRCalculator(model)
+    calc = LRCalculator(model, device=str(model.device))
     frames = []
     for atoms, labels in zip(dataset.frames, dataset.labels):
         frame = atoms.copy()
