@@ -10,6 +10,14 @@ as with ``MALLOC_TRIM_THRESHOLD_``/``MALLOC_TOP_PAD_`` set in the environment
 32 MiB through ``mallopt``) was slower (6.7 s) and is not done: glibc 2.36 ignores the 16 GiB
 ``MALLOC_MMAP_THRESHOLD_`` of the notes, so the gain measured there came from these two settings.
 
+At run time, ``mallopt`` does not reach what the environment variables do when set before the process
+starts: ``benchmarks/allocator.py`` (bulk Cu, 4000 atoms, short-range model, float32; each setting in a
+fresh process) measured 1126 µs/atom with glibc's defaults, 1119–1186 with every ``mallopt`` variant
+here (trim and pad; plus a 32 MiB mmap threshold; or no mmap at all) and 650 with
+``MALLOC_MMAP_THRESHOLD_``/``TRIM_THRESHOLD_``/``TOP_PAD_`` in the environment. So the Python API
+does not pretend: users of large systems set those variables before starting Python (the README
+says how); the commands apply the run-time setting, which helps training epochs.
+
 Any ``MALLOC_*_`` variable in the environment (the user's own settings), or
 ``LRCALC_MALLOC_TUNING=0``, leaves the allocator untouched.
 """
@@ -23,10 +31,16 @@ import sys
 
 M_TRIM_THRESHOLD = -1
 M_TOP_PAD = -2
+M_MMAP_MAX = -4
 
 
-def tune_allocator() -> bool:
-    """Apply the settings on glibc unless the user chose their own; returns whether it did."""
+def tune_allocator(mmap: bool = False) -> bool:
+    """Apply the settings on glibc unless the user chose their own; returns whether it did.
+
+    ``mmap=True`` also sets ``M_MMAP_MAX`` to 0: large blocks then come from the heap, which is kept,
+    instead of fresh ``mmap`` pages that the kernel zero-fills at every step (the effect of
+    ``MALLOC_MMAP_THRESHOLD_`` in the environment, which ``mallopt`` cannot set above 32 MiB);
+    ``benchmarks/allocator.py`` measures each setting."""
     if not sys.platform.startswith("linux") or os.environ.get("LRCALC_MALLOC_TUNING", "1") == "0":
         return False
     if any(key.startswith("MALLOC_") and key.endswith("_") for key in os.environ):
@@ -36,4 +50,9 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):
         return False  # not glibc (e.g. musl): nothing to tune
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1) and mallopt(M_TOP_PAD, 1 << 30))
+    # mallopt takes an int: 2³¹ − 1 (2 GiB) would still trim after every step of a large system, whose
+    # autograd temporaries exceed it; glibc stores the value as a size_t, so −1 means "never trim".
+    done = bool(mallopt(M_TRIM_THRESHOLD, -1) and mallopt(M_TOP_PAD, 1 << 30))
+    if mmap:
+        done = bool(mallopt(M_MMAP_MAX, 0)) and done
+    return done
