@@ -16,6 +16,7 @@ COMMANDS = {
     "md_validation_3x3": "python benchmarks/md_validation.py --model bta_cu.pt --ps 0.5 --dtype float64 --repeat 3",
     "qeq_accuracy": "python benchmarks/qeq_accuracy.py",
     "qeq_iterations": "python benchmarks/qeq_iterations.py",
+    "allocator": "python benchmarks/allocator.py",
 }
 
 if __name__ == "__main__":

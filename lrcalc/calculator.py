@@ -191,7 +191,7 @@ class LRCalculator(Calculator):
         """Warn (once per kind) where the structure leaves what the model can use or was trained on."""
         warn = self._domain_warnings.warn
         name = self.model_name or "the model"
-        if source is not None:
+        if source is not None and total_charge != 0:  # a recorded 0 changes nothing: no word
             warn("charge key", f"{name}: total charge {total_charge:g} e read from atoms.info[{source!r}], "
                                "the key(s) the model was trained with; atoms.info['charge'] overrides it")
         if self.training_domain is None:
