@@ -189,3 +189,18 @@ def test_an_unavailable_device_is_a_usage_error(capsys):
         with pytest.raises(SystemExit) as exit_:
             main(["md", "--device", "cuda"])
         assert exit_.value.code == 2 and "CUDA is not available" in capsys.readouterr().err
+
+
+def test_commands_that_run_a_model_restart_with_the_tuned_allocator(tmp_path):
+    """`python -m lrcalc md` restarts itself once with glibc's MALLOC_*_ variables (and says so);
+    LRCALC_MALLOC_TUNING=0 opts out, and so does a MALLOC_*_ variable of the user's own."""
+    import os
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and not k.startswith("LRCALC_")}
+    command = [sys.executable, "-m", "lrcalc", "md", "--model", "example_untrained.pt", "--steps", "1",
+               "--interval", "1", "--no-progress", "--overwrite", "--output", str(tmp_path / "md")]
+    for extra, announced in (({}, True), ({"LRCALC_MALLOC_TUNING": "0"}, False),
+                             ({"MALLOC_TOP_PAD_": "1048576"}, False)):
+        run = subprocess.run(command, env={**base, **extra}, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        assert ("allocator: glibc MALLOC_*_ variables set for this run" in run.stdout) == announced, extra

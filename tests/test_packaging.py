@@ -97,7 +97,7 @@ def test_the_wheel_holds_no_tests_or_build_leftovers(wheel_files):
 def test_console_script_entry_point(wheel_files):
     (entry_points,) = [name for name in wheel_files if name.endswith(".dist-info/entry_points.txt")]
     text = wheel_files[entry_points].decode()
-    assert "[console_scripts]" in text and "lrcalc = lrcalc.cli:main" in text
+    assert "[console_scripts]" in text and "lrcalc = lrcalc.cli:entry" in text
 
 
 @pytest.mark.skipif("LRCALC_TEST_INSTALLED" not in os.environ, reason="CI's run against the installed wheel")

@@ -59,4 +59,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-__all__ = ["build_parser", "main"]
+RUNS_A_MODEL = ("train", "evaluate", "md", "relax")
+"""Commands that restart themselves with the tuned allocator environment (lrcalc.allocator)."""
+
+
+def entry() -> None:
+    """The ``lrcalc`` console script and ``python -m lrcalc``: a command that runs a model restarts
+    itself once with glibc's allocator tuned through the environment (``LRCALC_MALLOC_TUNING=0`` or
+    any ``MALLOC_*_`` variable of your own opts out), then :func:`main`."""
+    argv = sys.argv[1:]
+    if argv and argv[0] in RUNS_A_MODEL and not {"-h", "--help"} & set(argv):
+        from ..allocator import reexec_with_tuned_environment
+
+        reexec_with_tuned_environment([sys.executable, "-m", "lrcalc", *argv])
+    sys.exit(main(argv))
+
+
+__all__ = ["build_parser", "entry", "main"]

@@ -3,6 +3,7 @@ model arguments, reading the structure, and setting up the run."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import InputError
@@ -108,6 +109,8 @@ def prepare_run(args, default_output: str, appends: bool = False):
     from ..calculator import LRCalculator
 
     tune_allocator()  # long autograd runs: keep freed memory (see lrcalc.allocator)
+    if os.environ.get("LRCALC_MALLOC_TUNED") == "1":
+        print("allocator: glibc MALLOC_*_ variables set for this run (LRCALC_MALLOC_TUNING=0 opts out)")
     output = Path(args.output or default_output)
     if output.exists() and not output.is_dir():
         raise InputError(f"output {str(output)!r} exists and is not a folder")
