@@ -93,6 +93,7 @@ def save_model(model: AtomisticModel, path: str | os.PathLike, metadata: dict | 
     merged = dict(getattr(model, "metadata", {}) or {})
     merged.update(metadata or {})
     merged["lrcalc_version"] = __version__
+    merged["num_parameters"] = sum(p.numel() for p in model.parameters())  # trainable, buffers excluded
     merged["saved_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     payload = {
         "format": FORMAT,

@@ -32,7 +32,7 @@ def model_summary(path, payload) -> dict:
         "cutoff": config["cutoff"],
         "species": " ".join(config["species"]),
         "dtype": config["dtype"],
-        "parameters": trainable_parameters(config),
+        "parameters": metadata.get("num_parameters") or trainable_parameters(config),
         "energy_rmse_meV_atom": error("energy", 1000),
         "forces_rmse_meV_A": error("forces", 1000),
         "charges_rmse_me": error("charges", 1000),
