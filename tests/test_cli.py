@@ -204,3 +204,19 @@ def test_commands_that_run_a_model_restart_with_the_tuned_allocator(tmp_path):
         run = subprocess.run(command, env={**base, **extra}, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr
         assert ("allocator: glibc MALLOC_*_ variables set for this run" in run.stdout) == announced, extra
+
+
+def test_warnings_of_lrcalc_are_one_line_each(tmp_path, capsys):
+    import warnings
+
+    from ase.io import write
+
+    from lrcalc.structures import benzotriazole
+
+    structure = tmp_path / "bta.extxyz"
+    write(structure, benzotriazole())  # a molecule for a slab model: outside its training domain
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        main(["relax", str(structure), "--steps", "1", "--output", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err.splitlines()
+    assert err and all(line.startswith("lrcalc relax: warning: bta_cu.pt:") for line in err), err

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from .. import __version__
 from ..errors import ConfigError, InputError, ModelFileError
@@ -43,6 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(command: str):
+    """Warnings of lrcalc (a structure outside the training domain, …) as one line each:
+    ``lrcalc md: warning: …`` instead of Python's two-line form with a source location."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("lrcalc"):
+            print(f"lrcalc {command}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -50,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            return args.handler(args)
     except (ModelFileError, ConfigError, InputError) as error:
         print(f"lrcalc {args.command}: error: {error}", file=sys.stderr)
         return 2
