@@ -15,12 +15,12 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
+from speed import evaluation_speed, md_speed  # the shared speed measurement (same folder)
 
 MODELS_DIR = Path(__file__).resolve().parents[1]
 REPO = MODELS_DIR.parent
@@ -62,33 +62,6 @@ def md_system(folder):
     from lrcalc.structures import bta_on_cu111
 
     return bta_on_cu111(), "the 46-atom slab"  # every slab model knows its elements
-
-
-def evaluation_speed(model, calls: int, atoms) -> float:
-    """Energy + forces evaluations per second, each after a small random displacement."""
-    from lrcalc import LRCalculator
-
-    calc = LRCalculator(model)
-    rng = np.random.default_rng(0)
-    atoms = atoms.copy()
-    for _ in range(3):  # warm-up
-        calc.calculate(atoms, ["energy", "forces"], ["positions"])
-    start = time.perf_counter()
-    for _ in range(calls):
-        atoms.positions += rng.normal(scale=1e-3, size=atoms.positions.shape)
-        calc.calculate(atoms, ["energy", "forces"], ["positions"])
-    return calls / (time.perf_counter() - start)
-
-
-def md_speed(model, steps: int, atoms) -> float:
-    from lrcalc import LRCalculator, md
-
-    atoms.calc = LRCalculator(model)
-    md.run(atoms, "langevin", 300, 0.5, 5, trajectory=os.devnull, logfile=None, progress=False)  # warm-up
-    start = time.perf_counter()
-    md.run(atoms, "langevin", 300, 0.5, steps, trajectory=os.devnull, logfile=None, interval=steps,
-           progress=False)
-    return steps / (time.perf_counter() - start)
 
 
 def speed_in_fresh_process(name: str, steps: int) -> float:

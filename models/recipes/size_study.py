@@ -43,7 +43,7 @@ def train_all(epochs: int) -> None:
 
 
 def report(epochs: int) -> None:
-    from make_cards import md_speed  # the cards' MD speed measurement (same folder)
+    from speed import md_speed  # the cards' MD speed measurement (same folder)
 
     import lrcalc
     from lrcalc.allocator import tune_allocator
