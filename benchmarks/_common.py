@@ -7,11 +7,7 @@ import statistics
 import sys
 import time
 
-TUNED_MALLOC = {
-    "MALLOC_MMAP_THRESHOLD_": "17179869184",
-    "MALLOC_TRIM_THRESHOLD_": "17179869184",
-    "MALLOC_TOP_PAD_": "1073741824",
-}
+from lrcalc.allocator import TUNED_ENVIRONMENT as TUNED_MALLOC  # one definition of the setting
 
 
 def ensure_allocator(tuned: bool = True) -> str:

@@ -25,8 +25,8 @@ import os
 import subprocess
 import sys
 
-TUNED_ENV = {"MALLOC_MMAP_THRESHOLD_": "17179869184", "MALLOC_TRIM_THRESHOLD_": "17179869184",
-             "MALLOC_TOP_PAD_": "1073741824"}
+from lrcalc.allocator import TUNED_ENVIRONMENT as TUNED_ENV
+
 ROWS = {
     "default": ({}, "none"),
     "mallopt trim+pad": ({}, "trim"),

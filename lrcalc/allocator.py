@@ -43,9 +43,7 @@ def tune_allocator(mmap: bool = False) -> bool:
     instead of fresh ``mmap`` pages that the kernel zero-fills at every step (the effect of
     ``MALLOC_MMAP_THRESHOLD_`` in the environment, which ``mallopt`` cannot set above 32 MiB);
     ``benchmarks/allocator.py`` measures each setting."""
-    if not sys.platform.startswith("linux") or os.environ.get("LRCALC_MALLOC_TUNING", "1") == "0":
-        return False
-    if any(key.startswith("MALLOC_") and key.endswith("_") for key in os.environ):
+    if not sys.platform.startswith("linux") or user_chose():
         return False
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt

@@ -141,7 +141,7 @@ class LRCalculator(Calculator):
         return name
 
     def _checked_accuracy(self, accuracy) -> float:
-        if "charges" not in self._source_model.outputs and self._source_model.long_range is None:
+        if self._source_model.long_range is None:
             raise ValueError(
                 "coulomb_accuracy (qeq_accuracy) applies only to models with long-range electrostatics "
                 f"(long_range 'qeq' or 'lorem'); this model has long_range "
@@ -165,7 +165,7 @@ class LRCalculator(Calculator):
         for parameter in model.parameters():
             parameter.requires_grad_(False)
         self.model = model.eval()
-        self.device = torch.device(self.parameters["device"])
+        self.device = device
         self.implemented_properties = list(type(self).implemented_properties)
         if "charges" in model.outputs:
             self.implemented_properties += ["charges", "dipole"]
@@ -237,7 +237,8 @@ class LRCalculator(Calculator):
         )
         total_charge, source = self.total_charge(atoms)
         graph["total_charge"] = torch.tensor([total_charge], dtype=torch.float64, device=self.device)
-        self._check_domain(atoms, total_charge, source)
+        if {"numbers", "pbc", "info"} & set(system_changes):  # what the domain checks depend on
+            self._check_domain(atoms, total_charge, source)
         has_volume = bool(atoms.pbc.any()) and abs(atoms.cell.volume) > 1e-12
         if "dipole" in properties and atoms.pbc.any():
             raise PropertyNotImplementedError(

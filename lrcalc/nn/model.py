@@ -41,12 +41,8 @@ def _is_codegen_constant(key: str) -> bool:
     return "._tensor_constant" in key
 
 
-def _drop_codegen_constants_on_save(module, state_dict, prefix, local_metadata):
-    for key in [k for k in state_dict if k.startswith(prefix) and _is_codegen_constant(k)]:
-        del state_dict[key]
-
-
-def _drop_codegen_constants_on_load(module, state_dict, prefix, *args):
+def _drop_codegen_constants(module, state_dict, prefix, *args):
+    """A state-dict hook and a load pre-hook (a module-level function: models must pickle)."""
     for key in [k for k in state_dict if k.startswith(prefix) and _is_codegen_constant(k)]:
         del state_dict[key]
 
@@ -78,8 +74,8 @@ class AtomisticModel(nn.Module):
         self.config: dict = {}
         self.metadata: dict = {}
         # the same state dict whether or not the model was deep-copied (EMA, checkpoints)
-        self._register_state_dict_hook(_drop_codegen_constants_on_save)
-        self._register_load_state_dict_pre_hook(_drop_codegen_constants_on_load, with_module=True)
+        self._register_state_dict_hook(_drop_codegen_constants)
+        self._register_load_state_dict_pre_hook(_drop_codegen_constants, with_module=True)
         self.register_load_state_dict_post_hook(_forgive_missing_codegen_constants)
 
     @classmethod
