@@ -20,6 +20,8 @@ from e3nn import nn as e3nn_nn
 from e3nn import o3
 from torch import nn
 
+from .convolution import channelwise_convolution
+
 
 def hidden_irreps(num_features: int, l_max: int, parity: bool) -> o3.Irreps:
     """Hidden features: ``num_features`` channels for every l ≤ l_max.
@@ -99,6 +101,15 @@ class Interaction(nn.Module):
             self.irreps_in, o3.Irreps(f"{num_species}x0e"), self.gate.irreps_in
         )
         self.irreps_out = self.gate.irreps_out
+        # The convolution as a few dense operations (same numbers as the e3nn tensor product, which
+        # stays as the fallback and the reference); and the variant that computes only the paths to
+        # scalars, for a last layer whose reader takes only its scalars (see ``scalars_only``).
+        self.convolution = channelwise_convolution(self.tensor_product)
+        self.scalar_convolution = channelwise_convolution(self.tensor_product, wanted={o3.Irrep("0e")})
+        scalar_mask = torch.cat([torch.full((mul * ir.dim,), float(ir == o3.Irrep("0e")))
+                                 for mul, ir in self.irreps_out]) if self.irreps_out.dim else torch.zeros(0)
+        self.register_buffer("scalar_mask", scalar_mask, persistent=False)
+        self.scalars_only = False
 
     def forward(
         self,
@@ -108,11 +119,17 @@ class Interaction(nn.Module):
         edge_sh: torch.Tensor,
         edge_radial: torch.Tensor,
     ) -> torch.Tensor:
+        """New features [N, irreps_out.dim]; with ``scalars_only`` only their 0e part (the rest is 0)."""
         center, neighbor = edge_index
         weights = self.radial_mlp(edge_radial)
-        messages = self.tensor_product(self.linear_in(features)[neighbor], edge_sh, weights)
-        aggregated = torch.zeros(
-            features.shape[0], messages.shape[1], dtype=messages.dtype, device=messages.device
-        ).index_add_(0, center, messages)
+        convolution = self.scalar_convolution if self.scalars_only else self.convolution
+        if convolution is not None:
+            aggregated = convolution(self.linear_in(features), edge_sh, weights, center, neighbor)
+        else:
+            messages = self.tensor_product(self.linear_in(features)[neighbor], edge_sh, weights)
+            aggregated = torch.zeros(
+                features.shape[0], messages.shape[1], dtype=messages.dtype, device=messages.device
+            ).index_add_(0, center, messages)
         update = self.linear_out(aggregated * self.inv_sqrt_neighbors)
-        return self.gate(update + self.self_connection(features, species_onehot))
+        out = self.gate(update + self.self_connection(features, species_onehot))
+        return out * self.scalar_mask if self.scalars_only else out

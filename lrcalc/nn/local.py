@@ -49,6 +49,13 @@ class InteractionStack(nn.ModuleList):
         super().__init__(layers)
         self.irreps_out = irreps
 
+    def feed_only_scalars(self) -> None:
+        """Declare that the stack's readers take only the scalar (0e) part of its output (an energy
+        head, a charge readout): the last layer then computes only the tensor-product paths to
+        scalars (2 of 10 at l_max 1 with both parities) and returns zeros elsewhere."""
+        if len(self):
+            self[-1].scalars_only = True
+
     def run(self, fields: ModelFields, features: torch.Tensor) -> torch.Tensor:
         for layer in self:
             features = layer(features, fields.onehot, fields.graph["edge_index"], fields.edge_sh,

@@ -109,6 +109,11 @@ class AtomisticModel(nn.Module):
         if long_range is not None:
             irreps = long_range.irreps_out
         head = EnergyHead(irreps, len(species), config["num_features"])
+        # The stack right before the head (and the Coulomb term) is read only through its scalars.
+        if long_range is None:
+            local.layers.feed_only_scalars()
+        elif isinstance(long_range, ChargeEquilibrationStage):
+            long_range.layers.feed_only_scalars()
         return cls(species, config["cutoff"], local, long_range, coulomb_term, head)
 
     @property

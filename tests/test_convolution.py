@@ -1,0 +1,100 @@
+"""The fused edge convolution against e3nn's TensorProduct (the reference it replaces)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from e3nn import o3
+
+import lrcalc
+from lrcalc.nn.convolution import ChannelwiseConvolution, channelwise_convolution
+from lrcalc.nn.interaction import Interaction, hidden_irreps
+
+
+def _layer(l_max, parity, first):
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # e3nn's own constants in float64 too
+    try:
+        return _build_layer(l_max, parity, first)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _build_layer(l_max, parity, first):
+    irreps_in = o3.Irreps("6x0e") if first else hidden_irreps(6, l_max, parity)
+    layer = Interaction(irreps_in, hidden_irreps(6, l_max, parity), o3.Irreps.spherical_harmonics(l_max),
+                        num_species=2, num_radial_basis=8, radial_mlp_hidden=16, radial_mlp_layers=1,
+                        avg_num_neighbors=5.0).double()
+    return layer, irreps_in
+
+
+def _edges(l_max, num_nodes=9, num_edges=50, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    vectors = torch.randn(num_edges, 3, dtype=torch.float64, generator=generator).requires_grad_()
+    sh = o3.spherical_harmonics(o3.Irreps.spherical_harmonics(l_max), vectors, True, normalization="component")
+    center = torch.randint(0, num_nodes, (num_edges,), generator=generator)
+    neighbor = torch.randint(0, num_nodes, (num_edges,), generator=generator)
+    return vectors, sh, center, neighbor
+
+
+@pytest.mark.parametrize("l_max", [0, 1, 2])
+@pytest.mark.parametrize("parity", [True, False])
+@pytest.mark.parametrize("first", [True, False])
+def test_equals_the_e3nn_tensor_product_and_its_gradients(l_max, parity, first):
+    layer, irreps_in = _layer(l_max, parity, first)
+    tp = layer.tensor_product
+    convolution = ChannelwiseConvolution(tp).double()
+    vectors, sh, center, neighbor = _edges(l_max)
+    x = torch.randn(9, irreps_in.dim, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(sh.shape[0], tp.weight_numel, dtype=torch.float64, requires_grad=True)
+    reference = torch.zeros(9, tp.irreps_out.dim, dtype=torch.float64).index_add_(0, center, tp(x[neighbor], sh, w))
+    ours = convolution(x, sh, w, center, neighbor)
+    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-12)
+    probe = torch.randn_like(reference)
+    inputs = [x, w, vectors] if l_max > 0 else [x, w]
+    expected = torch.autograd.grad((reference * probe).sum(), inputs, retain_graph=True)
+    got = torch.autograd.grad((ours * probe).sum(), inputs)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-11)
+
+
+def test_the_scalar_variant_gives_the_scalar_paths_and_zeros_elsewhere():
+    layer, irreps_in = _layer(2, True, False)
+    tp = layer.tensor_product
+    full = ChannelwiseConvolution(tp).double()
+    scalars = ChannelwiseConvolution(tp, wanted={o3.Irrep("0e")}).double()
+    _, sh, center, neighbor = _edges(2)
+    x = torch.randn(9, irreps_in.dim, dtype=torch.float64)
+    w = torch.randn(sh.shape[0], tp.weight_numel, dtype=torch.float64)
+    a, b = full(x, sh, w, center, neighbor), scalars(x, sh, w, center, neighbor)
+    is_scalar = torch.cat([torch.full((mul * ir.dim,), ir == o3.Irrep("0e")) for mul, ir in tp.irreps_out])
+    torch.testing.assert_close(b[:, is_scalar], a[:, is_scalar], rtol=0, atol=1e-12)
+    assert (b[:, ~is_scalar] == 0).all()
+
+
+def test_unequal_multiplicities_fall_back_to_e3nn():
+    tp = o3.TensorProduct("4x0e+2x1o", "1x0e+1x1o", "4x0e+2x1o", [(0, 0, 0, "uvu", True), (1, 0, 1, "uvu", True)],
+                          shared_weights=False, internal_weights=False)
+    assert channelwise_convolution(tp) is None
+
+
+@pytest.mark.parametrize("long_range", ["none", "qeq"])
+def test_a_model_gives_the_same_results_with_e3nn_and_with_the_fused_convolution(long_range, tmp_path):
+    """The reference path (e3nn, every output computed) against the default one (fused, the last
+    layer computing only what the head reads): energies, forces and stress agree to float64 rounding."""
+    from ase.build import molecule
+
+    model = lrcalc.build_model({"species": ["C", "H", "O"], "cutoff": 4.0, "long_range": long_range,
+                                "num_features": 8, "dtype": "float64"})
+    atoms = molecule("CH3CH2OH")
+    atoms.center(vacuum=3.0)
+    atoms.pbc = True
+    graph = lrcalc.atoms_to_graph(atoms, model.species, model.cutoff)
+    fast = model(graph, compute_stress=True)
+    for layer in model.modules():
+        if isinstance(layer, Interaction):
+            layer.convolution = layer.scalar_convolution = None
+            layer.scalars_only = False
+    reference = model(graph, compute_stress=True)
+    for key in ("energy", "forces", "stress"):
+        torch.testing.assert_close(fast[key], reference[key], rtol=0, atol=1e-10)
