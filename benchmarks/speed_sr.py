@@ -85,8 +85,8 @@ def alternated_medians(calls: dict, repeats: int, budget_s: float) -> dict:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def inference_table(args, dtypes, nequip):
-    models = {d: lrcalc.build_model({**CONFIG, "dtype": d}) for d in dtypes}
+def inference_table(args, models, nequip):
+    dtypes = list(models)
     print(f"# lrcalc: {sum(p.numel() for p in models[dtypes[0]].parameters())} parameters"
           + (f"; nequip: {sum(p.numel() for p in nequip.parameters())}" if nequip is not None else ""))
     columns = [f"lrcalc {d}" for d in dtypes] + (["nequip float32"] if nequip is not None else [])
@@ -139,13 +139,12 @@ def training_frames(num_frames=4, repeat=(3, 3, 3)):
     return frames
 
 
-def lrcalc_training_step(frames):
+def lrcalc_training_step(model, frames):
     from pathlib import Path
 
     from lrcalc.training.data import Dataset
     from lrcalc.training.loss import predict
 
-    model = lrcalc.build_model({**CONFIG, "dtype": "float32"})
     model.train()
     labels = [{"energy": np.array(a.info["energy"]), "forces": a.arrays["forces"]} for a in frames]
     dataset = Dataset(Path("bulk Cu"), frames, labels)
@@ -192,9 +191,9 @@ def nequip_training_step(model, frames):
     return step
 
 
-def training_table(nequip):
+def training_table(model, nequip):
     frames = training_frames()
-    steps = {"lrcalc float32": lrcalc_training_step(frames)}
+    steps = {"lrcalc float32": lrcalc_training_step(model, frames)}
     if nequip is not None:
         steps["nequip float32"] = nequip_training_step(nequip, frames)
     seconds = alternated_medians(steps, repeats=7, budget_s=60)
@@ -218,6 +217,10 @@ def main():
     allocator = ensure_allocator(args.allocator == "tuned")
     print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, {allocator}")
     print(f"# lrcalc {lrcalc.__version__}, model {CONFIG}")
+    # lrcalc's models first: building a nequip model changes e3nn's global code-generation settings,
+    # after which e3nn modules built here could no longer be deep-copied by the calculator
+    models = {d: lrcalc.build_model({**CONFIG, "dtype": d}) for d in args.dtypes.split(",")}
+    training_model = lrcalc.build_model({**CONFIG, "dtype": "float32"})
     nequip = None if args.no_nequip else nequip_model()
     if nequip is not None:
         import nequip as nequip_package
@@ -226,9 +229,9 @@ def main():
         print(f"# nequip {nequip_package.__version__} (same hyperparameters, float32)")
     else:
         print("# nequip not importable (or --no-nequip): no side-by-side column")
-    inference_table(args, args.dtypes.split(","), nequip)
+    inference_table(args, models, nequip)
     if not args.no_training:
-        training_table(nequip)
+        training_table(training_model, nequip)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def test_equals_the_e3nn_tensor_product_and_its_gradients(l_max, parity, first):
     x = torch.randn(9, irreps_in.dim, dtype=torch.float64, requires_grad=True)
     w = torch.randn(sh.shape[0], tp.weight_numel, dtype=torch.float64, requires_grad=True)
     reference = torch.zeros(9, tp.irreps_out.dim, dtype=torch.float64).index_add_(0, center, tp(x[neighbor], sh, w))
-    ours = convolution(x, sh, w, center, neighbor)
+    ours = convolution(x, sh, w[:, convolution.weight_order], center, neighbor)
     torch.testing.assert_close(ours, reference, rtol=0, atol=1e-12)
     probe = torch.randn_like(reference)
     inputs = [x, w, vectors] if l_max > 0 else [x, w]
@@ -66,10 +66,18 @@ def test_the_scalar_variant_gives_the_scalar_paths_and_zeros_elsewhere():
     _, sh, center, neighbor = _edges(2)
     x = torch.randn(9, irreps_in.dim, dtype=torch.float64)
     w = torch.randn(sh.shape[0], tp.weight_numel, dtype=torch.float64)
-    a, b = full(x, sh, w, center, neighbor), scalars(x, sh, w, center, neighbor)
+    a, b = full(x, sh, w[:, full.weight_order], center, neighbor), scalars(x, sh, w[:, scalars.weight_order], center, neighbor)
     is_scalar = torch.cat([torch.full((mul * ir.dim,), ir == o3.Irrep("0e")) for mul, ir in tp.irreps_out])
     torch.testing.assert_close(b[:, is_scalar], a[:, is_scalar], rtol=0, atol=1e-12)
     assert (b[:, ~is_scalar] == 0).all()
+
+
+def test_the_folded_radial_mlp_equals_e3nns():
+    layer, _ = _layer(1, True, False)
+    radial = torch.rand(30, 8, dtype=torch.float64)
+    reference = layer.radial_mlp(radial)
+    columns = torch.randperm(reference.shape[1])
+    torch.testing.assert_close(layer.radial_weights(radial, columns), reference[:, columns], rtol=0, atol=1e-13)
 
 
 def test_unequal_multiplicities_fall_back_to_e3nn():

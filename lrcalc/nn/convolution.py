@@ -8,9 +8,11 @@ with C the Wigner 3j symbols and α_p e3nn's path normalisation. e3nn evaluates 
 (one slice, one einsum and, in the backward pass, one zero-filled slice gradient per path). Here the
 paths are grouped by output order l₃, and per group the whole sum is
 
-    B_e[d, k]   = Σ_s Y_e[s] · A[d, s, k]           (one matmul over edges; A = α·C, fixed)
-    T_e[u, k]   = Σ_d x_j[u, d] · B_e[d, k]          (one batched matmul, d = every (l₁, m₁) of a channel)
-    m_i        += T_e[u, k] · w_e[u, p(k)]           (one product, one index_add)
+    B_e[k, d]   = Σ_s Y_e[s] · A[d, s, k]           (one matmul over edges; A = α·C, fixed; k = (m₃, p))
+    T_e[k, u]   = Σ_d B_e[k, d] · x_j[d, u]          (one batched matmul, d = every (l₁, m₁) of a channel)
+    m_i        += T_e[k, u] · w_e[p(k), u]           (one product, one index_add)
+
+with the channel index u innermost, so that the weights broadcast over m₃ along contiguous rows.
 
 so a layer costs O(number of orders) operations instead of O(number of paths), and no per-path
 slices are made. The result equals e3nn's ``TensorProduct`` followed by a sum over neighbors
@@ -49,10 +51,10 @@ class ChannelwiseConvolution(nn.Module):
         # d: every (block, m₁) of one channel; feature column of (u, d) in e3nn's layout [block][u][m]
         d_of_block = torch.tensor([0] + [ir.dim for _, ir in irreps_in]).cumsum(0).tolist()
         self.dim_channel = d_of_block[-1]
-        in_index = torch.empty(channels, self.dim_channel, dtype=torch.long)
+        in_index = torch.empty(self.dim_channel, channels, dtype=torch.long)  # [d, u]
         for block, ((mul, ir), offset) in enumerate(zip(irreps_in, irreps_in.slices())):
             columns = torch.arange(offset.start, offset.stop).view(mul, ir.dim)
-            in_index[:, d_of_block[block]:d_of_block[block + 1]] = columns
+            in_index[d_of_block[block]:d_of_block[block + 1]] = columns.t()
         self.register_buffer("in_index", in_index.flatten(), persistent=False)
         self.identity_input = bool((in_index.flatten() == torch.arange(irreps_in.dim)).all())
 
@@ -65,7 +67,7 @@ class ChannelwiseConvolution(nn.Module):
             if wanted is None or ir_out in wanted:
                 groups.setdefault(ir_out.l, []).append(p)
         self.groups = []  # (l₃, paths)
-        out_columns = []
+        out_columns, weight_order = [], []
         mid_slices = irreps_mid.slices()
         sh_slices = irreps_sh.slices()
         d_offsets = d_of_block
@@ -77,21 +79,26 @@ class ChannelwiseConvolution(nn.Module):
                 l1, l2 = irreps_in[ins.i_in1].ir.l, irreps_sh[ins.i_in2].ir.l
                 w3j = o3.wigner_3j(l1, l2, l_out, dtype=torch.float64) * ins.path_weight
                 coupling[d_offsets[ins.i_in1]:d_offsets[ins.i_in1 + 1],
-                         sh_slices[ins.i_in2], q * width:(q + 1) * width] = w3j
+                         sh_slices[ins.i_in2], q::len(paths)] = w3j  # k = m₃·P + q
             # B_e = Y_e @ A with A laid out [s, d·k]
-            # float64 here; ``model.to(dtype)`` converts it with the weights
-            self.register_buffer(f"coupling_{l_out}", coupling.permute(1, 0, 2).reshape(irreps_sh.dim, -1),
+            # B_e = Y_e @ A with A laid out [s, k·d]; float64 here, ``model.to(dtype)`` converts it
+            self.register_buffer(f"coupling_{l_out}", coupling.permute(1, 2, 0).reshape(irreps_sh.dim, -1),
                                  persistent=False)
-            self.register_buffer(f"paths_{l_out}", torch.tensor(paths), persistent=False)
+            # the weights this group reads, laid out [q, u] like e3nn's [p][u]
+            weight_order.append((torch.tensor(paths).view(-1, 1) * channels
+                                 + torch.arange(channels).view(1, -1)).flatten())
             self.groups.append((l_out, len(paths)))
-            # where (u, q, m) of this group sits in e3nn's mid layout [path block][u][m]
+            # where (m, q, u) of this group sits in e3nn's mid layout [path block][u][m]
             columns = torch.stack([
                 torch.arange(mid_slices[tensor_product.instructions[p].i_out].start,
-                             mid_slices[tensor_product.instructions[p].i_out].stop).view(channels, width)
+                             mid_slices[tensor_product.instructions[p].i_out].stop).view(channels, width).t()
                 for p in paths
-            ], dim=1)  # [u, q, m]
+            ], dim=1)  # [m, q, u]
             out_columns.append(columns.flatten())
         out_columns = torch.cat(out_columns) if out_columns else torch.zeros(0, dtype=torch.long)
+        #: e3nn weight index of each column of the weights that :meth:`forward` takes
+        self.register_buffer("weight_order", torch.cat(weight_order) if weight_order
+                             else torch.zeros(0, dtype=torch.long), persistent=False)
         # inverse map: for each mid column, its position in our concatenation (or the zero column)
         mid_from_ours = torch.full((self.dim_mid,), len(out_columns), dtype=torch.long)
         mid_from_ours[out_columns] = torch.arange(len(out_columns))
@@ -100,23 +107,25 @@ class ChannelwiseConvolution(nn.Module):
 
     def forward(self, features: torch.Tensor, edge_sh: torch.Tensor, weights: torch.Tensor,
                 center: torch.Tensor, neighbor: torch.Tensor) -> torch.Tensor:
-        """features [N, dim_in], edge_sh [E, S], weights [E, paths·channels] (e3nn's order), edges
-        (center ← neighbor) → Σ over neighbors [N, dim_mid] in e3nn's layout (not yet normalised)."""
+        """features [N, dim_in], edge_sh [E, S], weights [E, len(weight_order)] (column c holds e3nn's
+        weight ``weight_order[c]``), edges (center ← neighbor) → Σ over neighbors [N, dim_mid] in
+        e3nn's layout (not yet normalised)."""
         num_nodes, num_edges, channels = features.shape[0], edge_sh.shape[0], self.channels
         x = features if self.identity_input else features[:, self.in_index]
-        x = x.reshape(num_nodes, channels, self.dim_channel).index_select(0, neighbor)  # [E, U, D]
-        w = weights.view(num_edges, self.num_paths, channels)
-        parts = []
+        x = x.reshape(num_nodes, self.dim_channel, channels).index_select(0, neighbor)  # [E, D, U]
+        parts, start = [], 0
         for l_out, num_paths in self.groups:
             width = 2 * l_out + 1
             coupling = getattr(self, f"coupling_{l_out}").to(edge_sh.dtype)
-            b = (edge_sh @ coupling).view(num_edges, self.dim_channel, num_paths * width)
-            t = x * b if self.dim_channel == 1 else torch.bmm(x, b)  # [E, U, K]
-            w_group = w.index_select(1, getattr(self, f"paths_{l_out}")).transpose(1, 2)  # [E, U, P]
-            messages = t.view(num_edges, channels, num_paths, width) * w_group.unsqueeze(-1)
-            parts.append(torch.zeros(num_nodes, channels * num_paths * width, dtype=messages.dtype,
+            b = (edge_sh @ coupling).view(num_edges, width * num_paths, self.dim_channel)  # [E, K, D]
+            t = b * x if self.dim_channel == 1 else torch.bmm(b, x)  # [E, K, U], k = (m₃, q)
+            # channels innermost: the weight broadcasts over m₃ with contiguous rows of P·U numbers
+            w_group = weights[:, start:start + num_paths * channels].view(num_edges, 1, num_paths, channels)
+            start += num_paths * channels
+            messages = t.view(num_edges, width, num_paths, channels) * w_group
+            parts.append(torch.zeros(num_nodes, width * num_paths * channels, dtype=messages.dtype,
                                      device=messages.device)
-                         .index_add_(0, center, messages.reshape(num_edges, channels * num_paths * width)))
+                         .index_add_(0, center, messages.reshape(num_edges, width * num_paths * channels)))
         if not self.complete:
             parts.append(features.new_zeros(num_nodes, 1))
         return torch.cat(parts, dim=1)[:, self.mid_from_ours]

@@ -111,6 +111,19 @@ class Interaction(nn.Module):
         self.register_buffer("scalar_mask", scalar_mask, persistent=False)
         self.scalars_only = False
 
+    def radial_weights(self, edge_radial: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+        """R(e(r_ij))[:, columns]: the radial MLP with e3nn's constant factors (1/√fan-in, the
+        activation's second-moment normalisation) folded into its weight matrices, so each hidden
+        layer is one matmul and one SiLU over the edges. Same numbers as ``self.radial_mlp``."""
+        x, carried = edge_radial, 1.0  # ``carried``: factor of x not yet applied
+        layers = list(self.radial_mlp)
+        for layer in layers[:-1]:
+            x = layer.act.f(x @ (layer.weight * (carried / (layer.h_in * layer.var_in) ** 0.5)))
+            carried = layer.var_out ** 0.5 * (1.0 if layer.act._is_id else layer.act.cst)
+        last = layers[-1]
+        weight = last.weight[:, columns] * (carried / (last.h_in * last.var_in / last.var_out) ** 0.5)
+        return x @ weight
+
     def forward(
         self,
         features: torch.Tensor,
@@ -121,11 +134,12 @@ class Interaction(nn.Module):
     ) -> torch.Tensor:
         """New features [N, irreps_out.dim]; with ``scalars_only`` only their 0e part (the rest is 0)."""
         center, neighbor = edge_index
-        weights = self.radial_mlp(edge_radial)
         convolution = self.scalar_convolution if self.scalars_only else self.convolution
         if convolution is not None:
+            weights = self.radial_weights(edge_radial, convolution.weight_order)
             aggregated = convolution(self.linear_in(features), edge_sh, weights, center, neighbor)
         else:
+            weights = self.radial_mlp(edge_radial)
             messages = self.tensor_product(self.linear_in(features)[neighbor], edge_sh, weights)
             aggregated = torch.zeros(
                 features.shape[0], messages.shape[1], dtype=messages.dtype, device=messages.device
