@@ -106,3 +106,20 @@ def test_a_model_gives_the_same_results_with_e3nn_and_with_the_fused_convolution
     reference = model(graph, compute_stress=True)
     for key in ("energy", "forces", "stress"):
         torch.testing.assert_close(fast[key], reference[key], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("l_max", [0, 1, 2])
+@pytest.mark.parametrize("parity", [True, False])
+def test_a_scalars_only_layer_gives_the_scalars_of_the_full_layer(l_max, parity):
+    layer, irreps_in = _layer(l_max, parity, first=False)
+    assert layer.scalar_block is not None
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(9, irreps_in.dim, dtype=torch.float64, generator=generator)
+    onehot = torch.nn.functional.one_hot(torch.randint(0, 2, (9,), generator=generator), 2).double()
+    vectors, sh, center, neighbor = _edges(l_max)
+    radial = torch.rand(sh.shape[0], 8, dtype=torch.float64, generator=generator)
+    edges = torch.stack([center, neighbor])
+    full = layer(x, onehot, edges, sh, radial)
+    layer.scalars_only = True
+    scalars = layer(x, onehot, edges, sh, radial)
+    torch.testing.assert_close(scalars, full * layer.scalar_mask, rtol=0, atol=1e-12)

@@ -110,6 +110,23 @@ class Interaction(nn.Module):
                                  for mul, ir in self.irreps_out]) if self.irreps_out.dim else torch.zeros(0)
         self.register_buffer("scalar_mask", scalar_mask, persistent=False)
         self.scalars_only = False
+        self.scalar_block = self._find_scalar_block()
+
+    def _find_scalar_block(self):
+        """(block of gate.irreps_in, first, last channel) holding the 0e scalars that leave the gate
+        as its first output block; ``None`` where the layout is not that simple."""
+        if not len(self.irreps_out) or self.irreps_out[0].ir != o3.Irrep("0e"):
+            return None
+        if self.gate.act_scalars.acts[0] is None:
+            return None
+        columns = self.gate.sc(torch.arange(self.gate.irreps_in.dim, dtype=torch.float64).unsqueeze(0))[0]
+        columns = columns[0, : self.irreps_out[0].mul].long()
+        for block, piece in enumerate(self.gate.irreps_in.slices()):
+            if piece.start <= columns[0] and columns[-1] < piece.stop:
+                first = int(columns[0]) - piece.start
+                if torch.equal(columns - columns[0], torch.arange(len(columns))):
+                    return block, first, first + len(columns)
+        return None
 
     def radial_weights(self, edge_radial: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
         """R(e(r_ij))[:, columns]: the radial MLP with e3nn's constant factors (1/√fan-in, the
@@ -144,6 +161,27 @@ class Interaction(nn.Module):
             aggregated = torch.zeros(
                 features.shape[0], messages.shape[1], dtype=messages.dtype, device=messages.device
             ).index_add_(0, center, messages)
+        if self.scalars_only and self.scalar_block is not None:
+            return self._scalar_update(aggregated * self.inv_sqrt_neighbors, features, species_onehot)
         update = self.linear_out(aggregated * self.inv_sqrt_neighbors)
         out = self.gate(update + self.self_connection(features, species_onehot))
         return out * self.scalar_mask if self.scalars_only else out
+
+    def _scalar_update(self, aggregated, features, species_onehot) -> torch.Tensor:
+        """The 0e block of ``gate(linear_out(aggregated) + self_connection(features, z))`` from
+        the paths into that block only (the same weights; the other blocks are returned as 0)."""
+        block, first, last = self.scalar_block
+        mid_slices = self.linear_out.irreps_in.slices()
+        total = 0.0
+        for _, ins, weight in self.linear_out.weight_views(yield_instruction=True):
+            if ins.i_out == block:
+                total = total + ins.path_weight * (aggregated[:, mid_slices[ins.i_in]] @ weight[:, first:last])
+        sc = self.self_connection
+        for _, ins, weight in sc.weight_views(yield_instruction=True):
+            if ins.i_out == block:  # 0e ⊗ 0e → 0e, "uvw": Σ_uv w_uvw x_u z_v
+                x = features[:, sc.irreps_in1.slices()[ins.i_in1]]
+                z = species_onehot[:, sc.irreps_in2.slices()[ins.i_in2]]
+                total = total + ins.path_weight * torch.einsum("nu,nv,uvw->nw", x, z, weight[..., first:last])
+        scalars = self.gate.act_scalars.acts[0](total)
+        rest = scalars.new_zeros(scalars.shape[0], self.irreps_out.dim - scalars.shape[1])
+        return torch.cat([scalars, rest], dim=1)
