@@ -9,7 +9,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 COMMANDS = {
     "neighbor_lists": "python benchmarks/neighbor_lists.py",
-    "speed_sr": "python benchmarks/speed_sr.py",
+    "speed_sr": "python benchmarks/speed_sr.py --max-atoms 4000",
+    "speed_sr_default_allocator": "python benchmarks/speed_sr.py --max-atoms 4000 --allocator default --no-training",
+    "md_speed": "python benchmarks/md_speed.py",
+    "training_epoch": "python benchmarks/training_epoch.py models/recipes/bta_cu.yaml",
     "speed_lr": "python benchmarks/speed_lr.py",
     "electrostatics_scaling": "python benchmarks/electrostatics_scaling.py --threads 1 --repeats 2",
     "md_validation": "python benchmarks/md_validation.py --model bta_cu.pt --ps 2.5 --dtype float64",

@@ -1,7 +1,7 @@
 """Cost of the short-range model, side by side with nequip: µs per atom per energy+forces+stress call
 (bulk Cu, 64–8000 atoms) and seconds per training step.
 
-    python benchmarks/speed_sr.py [--max-atoms 8000] [--allocator tuned|default] [--no-training]
+    python benchmarks/speed_sr.py [--max-atoms 8000] [--allocator tuned|default] [--no-training] [--device cuda]
 
 Model: 3 layers, l_max 1, 32 features, both parities, 5 Å cutoff, radial MLP 2×64, 8 Bessel
 functions, ⟨n⟩ = 42; lrcalc in float32 and float64 (same weights). A "call" is what an MD step pays
@@ -100,11 +100,11 @@ def inference_table(args, models, nequip):
         if len(atoms) > args.max_atoms:
             break
         atoms.rattle(0.05, seed=0)
-        calcs = {f"lrcalc {d}": lrcalc.LRCalculator(models[d]) for d in dtypes}
+        calcs = {f"lrcalc {d}": lrcalc.LRCalculator(models[d], device=args.device) for d in dtypes}
         if nequip is not None:
             from nequip.ase import NequIPCalculator
 
-            calcs["nequip float32"] = NequIPCalculator(nequip, device="cpu", transforms=nequip_transforms())
+            calcs["nequip float32"] = NequIPCalculator(nequip, device=args.device, transforms=nequip_transforms())
         calls = {name: (lambda c=calc: c.calculate(atoms, ["energy", "forces", "stress"], ["positions"]))
                  for name, calc in calcs.items()}
         seconds = alternated_medians(calls, repeats=5 if len(atoms) < 4000 else 3, budget_s=60)
@@ -139,17 +139,22 @@ def training_frames(num_frames=4, repeat=(3, 3, 3)):
     return frames
 
 
-def lrcalc_training_step(model, frames):
+def synchronize(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def lrcalc_training_step(model, frames, device):
     from pathlib import Path
 
     from lrcalc.training.data import Dataset
     from lrcalc.training.loss import predict
 
-    model.train()
+    model.to(device).train()
     labels = [{"energy": np.array(a.info["energy"]), "forces": a.arrays["forces"]} for a in frames]
     dataset = Dataset(Path("bulk Cu"), frames, labels)
     dataset.build_graphs(model.species, model.cutoff, torch.float64)
-    batch = dataset.collate(list(range(len(frames))))
+    batch = dataset.collate(list(range(len(frames))), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def step():
@@ -159,14 +164,15 @@ def lrcalc_training_step(model, frames):
             + (out["forces"] - batch["ref_forces"]).pow(2).mean()
         loss.backward()
         optimizer.step()
+        synchronize(device)
 
     return step
 
 
-def nequip_training_step(model, frames):
+def nequip_training_step(model, frames, device):
     from nequip.data import AtomicDataDict, from_ase
 
-    model.train()
+    model.to(device).train()
     transforms = nequip_transforms()
     parts = []
     for atoms in frames:
@@ -174,10 +180,11 @@ def nequip_training_step(model, frames):
         for t in transforms:
             data = t(data)
         parts.append(data)
-    batch = AtomicDataDict.batched_from_list(parts)
-    energy = torch.tensor([a.info["energy"] for a in frames], dtype=torch.float32)
-    forces = torch.as_tensor(np.concatenate([a.arrays["forces"] for a in frames]), dtype=torch.float32)
-    num_atoms = torch.tensor([len(a) for a in frames], dtype=torch.float32)
+    batch = AtomicDataDict.to_(AtomicDataDict.batched_from_list(parts), torch.device(device))
+    energy = torch.tensor([a.info["energy"] for a in frames], dtype=torch.float32, device=device)
+    forces = torch.as_tensor(np.concatenate([a.arrays["forces"] for a in frames]), dtype=torch.float32,
+                             device=device)
+    num_atoms = torch.tensor([len(a) for a in frames], dtype=torch.float32, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def step():
@@ -187,15 +194,16 @@ def nequip_training_step(model, frames):
             + (out[AtomicDataDict.FORCE_KEY] - forces).pow(2).mean()
         loss.backward()
         optimizer.step()
+        synchronize(device)
 
     return step
 
 
-def training_table(model, nequip):
+def training_table(model, nequip, device):
     frames = training_frames()
-    steps = {"lrcalc float32": lrcalc_training_step(model, frames)}
+    steps = {"lrcalc float32": lrcalc_training_step(model, frames, device)}
     if nequip is not None:
-        steps["nequip float32"] = nequip_training_step(nequip, frames)
+        steps["nequip float32"] = nequip_training_step(nequip, frames, device)
     seconds = alternated_medians(steps, repeats=7, budget_s=60)
     atoms = sum(len(a) for a in frames)
     print(f"\n# training step: batch of {len(frames)} × {len(frames[0])} atoms, energy + forces loss, Adam")
@@ -211,11 +219,14 @@ def main():
     parser.add_argument("--max-atoms", type=int, default=8000)
     parser.add_argument("--allocator", choices=["tuned", "default"], default="tuned")
     parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 …")
     parser.add_argument("--no-nequip", action="store_true", help="skip nequip even when importable")
     parser.add_argument("--no-training", action="store_true", help="skip the training-step table")
     args = parser.parse_args()
     allocator = ensure_allocator(args.allocator == "tuned")
-    print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, {allocator}")
+    where = (torch.cuda.get_device_name(torch.device(args.device)) if torch.device(args.device).type == "cuda"
+             else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads")
+    print(f"# {where}, {allocator}")
     print(f"# lrcalc {lrcalc.__version__}, model {CONFIG}")
     # lrcalc's models first: building a nequip model changes e3nn's global code-generation settings,
     # after which e3nn modules built here could no longer be deep-copied by the calculator
@@ -231,7 +242,7 @@ def main():
         print("# nequip not importable (or --no-nequip): no side-by-side column")
     inference_table(args, models, nequip)
     if not args.no_training:
-        training_table(training_model, nequip)
+        training_table(training_model, nequip, args.device)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""Seconds per training epoch of a shipped model's recipe, on its own data, at 1 and 2 threads.
+
+    python benchmarks/training_epoch.py [models/recipes/bta_cu.yaml] [--threads 1,2]
+
+Runs exactly the recipe (model, data, split, batch size, loss weights) for one epoch in a temporary
+directory through :func:`lrcalc.training.train`, once per thread count, and prints the epoch time
+the run recorded (training plus validation), so that code changes can be compared on the recipe's
+own terms. Needs ``../shared/data`` beside the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import torch
+import yaml
+
+from _common import ensure_allocator
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def one_epoch(recipe: Path, threads: int, directory: Path) -> float:
+    from lrcalc.training import train
+
+    config = yaml.safe_load(recipe.read_text())
+    for key in ("path", "split_file"):  # recipes give paths relative to the repository root
+        if key in config["data"]:
+            config["data"][key] = str(REPOSITORY / config["data"][key])
+    config["training"].update(max_epochs=1, num_threads=threads)
+    config["training"].pop("init_model", None)
+    config["output"] = {"directory": str(directory), "progress_bar": False}
+    train(config, log=None)
+    record = json.loads((directory / "metrics.jsonl").read_text().splitlines()[-1])
+    return float(record["time_s"])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipe", nargs="?", default=str(REPOSITORY / "models/recipes/bta_cu.yaml"))
+    parser.add_argument("--threads", default="1,2")
+    args = parser.parse_args()
+    allocator = ensure_allocator(True)
+    recipe = Path(args.recipe)
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {allocator}")
+    print(f"# recipe {recipe.name}, one epoch (training + validation), torch {torch.__version__}")
+    print(f"{'threads':>8} {'s/epoch':>9}")
+    times = {}
+    for threads in [int(t) for t in args.threads.split(",")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            times[threads] = one_epoch(recipe, threads, Path(tmp) / "run")
+        print(f"{threads:>8} {times[threads]:>9.2f}", flush=True)
+    if len(times) > 1:
+        first, last = list(times)[0], list(times)[-1]
+        print(f"# {first} → {last} threads: {times[first] / times[last]:.2f}× faster")
+
+
+if __name__ == "__main__":
+    main()
