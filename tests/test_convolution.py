@@ -88,8 +88,8 @@ def test_unequal_multiplicities_fall_back_to_e3nn():
 
 @pytest.mark.parametrize("long_range", ["none", "qeq"])
 def test_a_model_gives_the_same_results_with_e3nn_and_with_the_fused_convolution(long_range, tmp_path):
-    """The reference path (e3nn, every output computed) against the default one (fused, the last
-    layer computing only what the head reads): energies, forces and stress agree to float64 rounding."""
+    """The reference path (e3nn, every output computed) against the default one (fused convolution,
+    blockwise linear maps and gate, the last layer computing only what the head reads): energies, forces and stress agree to float64 rounding."""
     from ase.build import molecule
 
     model = lrcalc.build_model({"species": ["C", "H", "O"], "cutoff": 4.0, "long_range": long_range,
@@ -101,7 +101,7 @@ def test_a_model_gives_the_same_results_with_e3nn_and_with_the_fused_convolution
     fast = model(graph, compute_stress=True)
     for layer in model.modules():
         if isinstance(layer, Interaction):
-            layer.convolution = layer.scalar_convolution = None
+            layer.fast = False  # e3nn throughout
             layer.scalars_only = False
     reference = model(graph, compute_stress=True)
     for key in ("energy", "forces", "stress"):
@@ -123,3 +123,32 @@ def test_a_scalars_only_layer_gives_the_scalars_of_the_full_layer(l_max, parity)
     layer.scalars_only = True
     scalars = layer(x, onehot, edges, sh, radial)
     torch.testing.assert_close(scalars, full * layer.scalar_mask, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("l_max", [0, 1, 2])
+@pytest.mark.parametrize("parity", [True, False])
+@pytest.mark.parametrize("first", [True, False])
+def test_blockwise_linear_maps_and_gate_equal_e3nn(l_max, parity, first):
+    from lrcalc.nn.blockwise import BlockwiseLinear, FastGate
+
+    layer, irreps_in = _layer(l_max, parity, first)
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(9, irreps_in.dim, dtype=torch.float64, generator=generator, requires_grad=True)
+    onehot = torch.nn.functional.one_hot(torch.randint(0, 2, (9,), generator=generator), 2).double()
+    mid = torch.randn(9, layer.linear_out.irreps_in.dim, dtype=torch.float64, generator=generator)
+    gate_in = torch.randn(9, layer.gate.irreps_in.dim, dtype=torch.float64, generator=generator)
+    pairs = [
+        (BlockwiseLinear(layer.linear_in).double()(layer.linear_in, x), layer.linear_in(x)),
+        (BlockwiseLinear(layer.linear_out).double()(layer.linear_out, mid), layer.linear_out(mid)),
+        (BlockwiseLinear(layer.self_connection).double()(layer.self_connection, x, onehot),
+         layer.self_connection(x, onehot)),
+        (FastGate(layer.gate)(layer.gate, gate_in), layer.gate(gate_in)),
+    ]
+    for ours, reference in pairs:
+        torch.testing.assert_close(ours, reference, rtol=0, atol=1e-12)
+    weights = [layer.linear_in.weight, layer.self_connection.weight]
+    probe = torch.randn_like(pairs[0][1])
+    got = torch.autograd.grad((pairs[0][0] * probe).sum() + (pairs[2][0] ** 2).sum(), [x] + weights)
+    expected = torch.autograd.grad((pairs[0][1] * probe).sum() + (pairs[2][1] ** 2).sum(), [x] + weights)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-11)

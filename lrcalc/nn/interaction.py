@@ -20,7 +20,16 @@ from e3nn import nn as e3nn_nn
 from e3nn import o3
 from torch import nn
 
+from .blockwise import BlockwiseLinear, FastGate
 from .convolution import channelwise_convolution
+
+
+def _or_none(build, module):
+    """``build(module)``, or ``None`` where that module's layout is not supported (e3nn then runs)."""
+    try:
+        return build(module)
+    except ValueError:
+        return None
 
 
 def hidden_irreps(num_features: int, l_max: int, parity: bool) -> o3.Irreps:
@@ -111,6 +120,13 @@ class Interaction(nn.Module):
         self.register_buffer("scalar_mask", scalar_mask, persistent=False)
         self.scalars_only = False
         self.scalar_block = self._find_scalar_block()
+        # e3nn's linear maps, self-connection and gate with one operation per order l (fewer, larger
+        # operations; the same weights): see .blockwise. ``fast = False`` runs e3nn throughout.
+        self.fast = True
+        self.blockwise_in = _or_none(BlockwiseLinear, self.linear_in)
+        self.blockwise_out = _or_none(BlockwiseLinear, self.linear_out)
+        self.blockwise_self = _or_none(BlockwiseLinear, self.self_connection)
+        self.fast_gate = _or_none(FastGate, self.gate)
 
     def _find_scalar_block(self):
         """(block of gate.irreps_in, first, last channel) holding the 0e scalars that leave the gate
@@ -151,20 +167,30 @@ class Interaction(nn.Module):
     ) -> torch.Tensor:
         """New features [N, irreps_out.dim]; with ``scalars_only`` only their 0e part (the rest is 0)."""
         center, neighbor = edge_index
-        convolution = self.scalar_convolution if self.scalars_only else self.convolution
+        fast = self.fast
+        convolution = (self.scalar_convolution if self.scalars_only else self.convolution) if fast else None
+        if fast and self.blockwise_in is not None:
+            inputs = self.blockwise_in(self.linear_in, features)
+        else:
+            inputs = self.linear_in(features)
         if convolution is not None:
             weights = self.radial_weights(edge_radial, convolution.weight_order)
-            aggregated = convolution(self.linear_in(features), edge_sh, weights, center, neighbor)
+            aggregated = convolution(inputs, edge_sh, weights, center, neighbor)
         else:
             weights = self.radial_mlp(edge_radial)
-            messages = self.tensor_product(self.linear_in(features)[neighbor], edge_sh, weights)
+            messages = self.tensor_product(inputs[neighbor], edge_sh, weights)
             aggregated = torch.zeros(
                 features.shape[0], messages.shape[1], dtype=messages.dtype, device=messages.device
             ).index_add_(0, center, messages)
-        if self.scalars_only and self.scalar_block is not None:
-            return self._scalar_update(aggregated * self.inv_sqrt_neighbors, features, species_onehot)
-        update = self.linear_out(aggregated * self.inv_sqrt_neighbors)
-        out = self.gate(update + self.self_connection(features, species_onehot))
+        aggregated = aggregated * self.inv_sqrt_neighbors
+        if self.scalars_only and self.scalar_block is not None and fast:
+            return self._scalar_update(aggregated, features, species_onehot)
+        if fast and None not in (self.blockwise_out, self.blockwise_self, self.fast_gate):
+            update = (self.blockwise_out(self.linear_out, aggregated)
+                      + self.blockwise_self(self.self_connection, features, species_onehot))
+            out = self.fast_gate(self.gate, update)
+        else:
+            out = self.gate(self.linear_out(aggregated) + self.self_connection(features, species_onehot))
         return out * self.scalar_mask if self.scalars_only else out
 
     def _scalar_update(self, aggregated, features, species_onehot) -> torch.Tensor:
@@ -181,7 +207,9 @@ class Interaction(nn.Module):
             if ins.i_out == block:  # 0e ⊗ 0e → 0e, "uvw": Σ_uv w_uvw x_u z_v
                 x = features[:, sc.irreps_in1.slices()[ins.i_in1]]
                 z = species_onehot[:, sc.irreps_in2.slices()[ins.i_in2]]
-                total = total + ins.path_weight * torch.einsum("nu,nv,uvw->nw", x, z, weight[..., first:last])
+                w = weight[..., first:last]  # [u, v, w]
+                products = (x @ w.reshape(w.shape[0], -1)).view(x.shape[0], w.shape[1], w.shape[2])
+                total = total + ins.path_weight * (products * z.unsqueeze(-1)).sum(1)
         scalars = self.gate.act_scalars.acts[0](total)
         rest = scalars.new_zeros(scalars.shape[0], self.irreps_out.dim - scalars.shape[1])
         return torch.cat([scalars, rest], dim=1)
