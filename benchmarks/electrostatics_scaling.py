@@ -26,8 +26,15 @@ on this machine (see shared/perf_notes.md), so the script fixes it by re-executi
 with ``MALLOC_MMAP_THRESHOLD_=17179869184 MALLOC_TRIM_THRESHOLD_=17179869184
 MALLOC_TOP_PAD_=1073741824``.
 
-Usage: ``python benchmarks/electrostatics_scaling.py [--sizes 1000 10000 100000]
-[--accuracy 1e-4] [--dense-max 1000] [--repeats 2] [--threads N]``.
+Other systems (``--system``), for the Qeq solver away from lattices:
+
+- ``uniform``: positions uniform at random in a cube at 0.1 atoms/Å³ (close pairs included),
+  σ = 0.8 Å, J uniform in 6–10 eV/e², χ ~ N(0, 1) eV/e, seed 0.
+- ``liquid``: the same with no two atoms closer than 1 Å (random points, too-close ones drawn again).
+- ``slab``: ``uniform`` in a 2-D periodic slab 20 Å thick (pbc = (True, True, False)).
+
+Usage: ``python benchmarks/electrostatics_scaling.py [--system lattice|uniform|liquid|slab]
+[--sizes 1000 10000 100000] [--accuracy 1e-4] [--dense-max 1000] [--repeats 2] [--threads N]``.
 """
 
 import os
@@ -38,7 +45,7 @@ _ALLOCATOR = {
     "MALLOC_TRIM_THRESHOLD_": "17179869184",
     "MALLOC_TOP_PAD_": "1073741824",
 }
-if any(os.environ.get(k) != v for k, v in _ALLOCATOR.items()):
+if __name__ == "__main__" and any(os.environ.get(k) != v for k, v in _ALLOCATOR.items()):
     os.environ.update(_ALLOCATOR)
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
@@ -59,6 +66,39 @@ def ionic_liquid(n_target: int, seed: int = 0, density: float = 0.1):
     return jittered_lattice_charges(n_target, seed, density, DTYPE)
 
 
+def disordered(kind: str, n: int, seed: int = 0, density: float = 0.1):
+    """Positions (Å), cell (Å), pbc, χ (eV/e), J (eV/e²), σ (Å) of the ``uniform``, ``liquid`` or
+    ``slab`` systems of the module docstring."""
+    import numpy as np
+    from vesin import NeighborList
+
+    rng = np.random.default_rng(seed)
+    if kind == "slab":
+        thickness = 20.0
+        side = math.sqrt(n / (density * thickness))
+        box = np.array([side, side, thickness])
+        cell = np.diag([side, side, thickness + 30.0])
+        pbc = (True, True, False)
+    else:
+        side = (n / density) ** (1.0 / 3.0)
+        box = np.array([side, side, side])
+        cell = np.diag(box)
+        pbc = (True, True, True)
+    pos = rng.uniform(size=(n, 3)) * box
+    if kind == "liquid":  # redraw atoms closer than 1 Å to another until none is
+        for _ in range(50):
+            i, j = NeighborList(cutoff=1.0, full_list=False).compute(
+                points=pos, box=cell, periodic=True, quantities="ij")
+            if len(i) == 0:
+                break
+            redraw = np.unique(np.maximum(i, j))
+            pos[redraw] = rng.uniform(size=(len(redraw), 3)) * box
+    chi = torch.tensor(rng.normal(size=n), dtype=DTYPE)
+    hardness = torch.tensor(rng.uniform(6.0, 10.0, size=n), dtype=DTYPE)
+    sigma = torch.full((n,), 0.8, dtype=DTYPE)
+    return torch.tensor(pos, dtype=DTYPE), torch.tensor(cell, dtype=DTYPE), pbc, chi, hardness, sigma
+
+
 def parameters(species_a):
     chi = torch.where(species_a, 3.0, 8.0).to(DTYPE)
     hardness = torch.where(species_a, 5.0, 9.0).to(DTYPE)
@@ -66,13 +106,14 @@ def parameters(species_a):
     return chi, hardness, sigma
 
 
-def time_energy_forces(pos, cell, charges, sigma, accuracy):
+def time_energy_forces(pos, cell, charges, sigma, accuracy, pbc=(True, True, True)):
     start = time.perf_counter()
-    energy_forces_stress(pos, charges, cell, sigma=sigma, method="p3m", accuracy=accuracy)
+    energy_forces_stress(pos, charges, cell, pbc=pbc, sigma=sigma, method="p3m", accuracy=accuracy)
     return time.perf_counter() - start
 
 
-def time_qeq_forces(pos, cell, chi, hardness, sigma, accuracy, solver, method, initial=None):
+def time_qeq_forces(pos, cell, chi, hardness, sigma, accuracy, solver, method, initial=None,
+                    pbc=(True, True, True)):
     start = time.perf_counter()
     cpu_start = time.process_time()
     p = pos.clone().requires_grad_(True)
@@ -82,6 +123,7 @@ def time_qeq_forces(pos, cell, chi, hardness, sigma, accuracy, solver, method, i
         hardness,
         sigma,
         cell=cell,
+        pbc=pbc,
         method=method,
         accuracy=accuracy,
         solver=solver,
@@ -92,11 +134,12 @@ def time_qeq_forces(pos, cell, chi, hardness, sigma, accuracy, solver, method, i
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
     assert torch.isfinite(grad).all()
-    return elapsed, info.iterations, charges.detach(), cpu
+    return elapsed, info.iterations + sum(info.adjoint_iterations), charges.detach(), cpu
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--system", choices=["lattice", "uniform", "liquid", "slab"], default="lattice")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--accuracy", type=float, default=1e-4)
     parser.add_argument("--dense-max", type=int, default=1000)
@@ -121,7 +164,7 @@ def main():
     time_qeq_forces(pos, cell, chi, hardness, sigma, args.accuracy, "cg", "p3m")
 
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, "
+        f"system {args.system}; torch {torch.__version__}, {torch.get_num_threads()} threads, float64, "
         f"accuracy {args.accuracy:g}, allocator env fixed ({', '.join(_ALLOCATOR)})"
     )
     header = (
@@ -132,21 +175,26 @@ def main():
     print("-" * len(header))
     rows = []
     for n_target in args.sizes:
-        pos, cell, species_a = ionic_liquid(n_target)
+        if args.system == "lattice":
+            pos, cell, species_a = ionic_liquid(n_target)
+            chi, hardness, sigma = parameters(species_a)
+            pbc = (True, True, True)
+        else:
+            pos, cell, pbc, chi, hardness, sigma = disordered(args.system, n_target)
+            species_a = torch.arange(pos.shape[0]) % 2 == 0
         n = pos.shape[0]
-        chi, hardness, sigma = parameters(species_a)
         charges = torch.where(species_a, 0.5, -0.5).to(DTYPE)
-        t_ef = best(time_energy_forces, pos, cell, charges, sigma, args.accuracy)
+        t_ef = best(time_energy_forces, pos, cell, charges, sigma, args.accuracy, pbc)
         t_qeq, iters, q, cpu_qeq = best(
-            time_qeq_forces, pos, cell, chi, hardness, sigma, args.accuracy, "cg", "p3m"
+            time_qeq_forces, pos, cell, chi, hardness, sigma, args.accuracy, "cg", "p3m", None, pbc
         )
         moved = pos + 0.02 * torch.randn(pos.shape, generator=torch.Generator().manual_seed(1), dtype=DTYPE)
         t_warm, iters_warm, _, _ = best(
-            time_qeq_forces, moved, cell, chi, hardness, sigma, args.accuracy, "cg", "p3m", q
+            time_qeq_forces, moved, cell, chi, hardness, sigma, args.accuracy, "cg", "p3m", q, pbc
         )
         if n <= args.dense_max:
             t_dense, _, q_dense, _ = best(
-                time_qeq_forces, pos, cell, chi, hardness, sigma, args.accuracy, "dense", "ewald"
+                time_qeq_forces, pos, cell, chi, hardness, sigma, args.accuracy, "dense", "ewald", None, pbc
             )
             dense = f"{t_dense:11.2f}"
             deviation = float((q_dense - q).abs().max())

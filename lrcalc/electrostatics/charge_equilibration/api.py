@@ -46,6 +46,9 @@ class QeqInfo:
         charges need one: the gradient of the Qeq energy alone (stationary in q) makes none.
     :param adjoint_residuals: final relative residuals of those solves, relative to the norm of
         the projected incoming gradient.
+    :param preconditioner: the one-level preconditioner the charge solve ended with (``"mesh"``,
+        ``"jacobi"``; ``"none"`` for the dense solver): a coarse-mesh preconditioner found
+        indefinite during the iterations is replaced by Jacobi (see :mod:`.conjugate_gradient`).
     """
 
     solver: str
@@ -55,6 +58,7 @@ class QeqInfo:
     potential: torch.Tensor | None = None
     adjoint_iterations: list[int] = dataclasses.field(default_factory=list)
     adjoint_residuals: list[float] = dataclasses.field(default_factory=list)
+    preconditioner: str = "none"
 
 
 def _check_inputs(n, chi, hardness, initial_charges):
@@ -63,6 +67,14 @@ def _check_inputs(n, chi, hardness, initial_charges):
             raise ValueError(f"{name} must be a tensor of shape [N] = [{n}]")
         if not torch.isfinite(value).all():
             raise ValueError(f"{name} contains NaN or infinite values")
+    if bool((hardness <= 0).any()):
+        worst = int(torch.argmin(hardness))
+        from .conjugate_gradient import QeqConvergenceError
+
+        raise QeqConvergenceError(
+            f"hardness J[{worst}] = {float(hardness[worst]):.3g} eV/e² is not positive "
+            f"({int((hardness <= 0).sum())} of {n} atoms): the Qeq energy has no unique minimum"
+        )
     if initial_charges is not None and (
         initial_charges.shape != (n,) or not torch.isfinite(initial_charges).all()
     ):
@@ -193,6 +205,7 @@ def qeq(
     if return_info:
         # the adjoint lists are the solver's: they fill in as backward passes run
         info = QeqInfo(solver, iterations, residual, coulomb.parameters, phi,
-                       hardness_solver.adjoint_iterations, hardness_solver.adjoint_residuals)
+                       hardness_solver.adjoint_iterations, hardness_solver.adjoint_residuals,
+                       getattr(hardness_solver, "preconditioner_name", "none"))
         return charges, energy, info
     return charges, energy

@@ -48,12 +48,14 @@ class ZeroSumPreconditioner:
     """
 
     def __init__(self, inner, dtype: torch.dtype, like: torch.Tensor):
+        self.dtype = dtype
         self.inner = inner.astype(dtype)
         self.image_of_ones = self.inner(torch.ones_like(like, dtype=dtype))  # M₀⁻¹ 1
 
     def __call__(self, r: torch.Tensor) -> torch.Tensor:
-        z = self.inner(r)
-        return z - (z.sum() / self.image_of_ones.sum()) * self.image_of_ones
+        """z in the dtype of r; computed in the preconditioner's own dtype."""
+        z = self.inner(r.to(self.dtype))
+        return (z - (z.sum() / self.image_of_ones.sum()) * self.image_of_ones).to(r.dtype)
 
 
 def one_level(
