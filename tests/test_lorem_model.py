@@ -167,11 +167,10 @@ def test_forces_equal_finite_differences(lorem_model, name, charge):
     np.testing.assert_allclose(forces, numerical_forces(lorem_model, atoms), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("name, charge", [("triclinic", 1.0), ("crystal", 1.0), ("slab", 0.0)])
+@pytest.mark.parametrize("name, charge", [("triclinic", 1.0), ("crystal", 1.0), ("slab", 0.0), ("slab", 1.0)])
 def test_stress_equals_finite_strain_differences(lorem_model, name, charge):
-    """The LOREM channels are neutral, so this holds for slabs too, except for the optional Coulomb
-    term of a net-charged slab: its energy depends on the vacuum gap the electrostatics engine
-    picks from the cell (the engine's convention for charged slabs), hence a neutral slab here."""
+    """For every cell kind and total charge, the Coulomb term of a net-charged slab included: its
+    energy does not depend on the vacuum gap the electrostatics engine picks from the cell."""
     atoms = with_charge(STRUCTURES[name](), charge)
     stress = evaluate(lorem_model, atoms)["stress"]
     assert np.abs(stress).max() > 1e-4

@@ -79,7 +79,7 @@ class CoulombOperator:
             return
         smearing = parameters.smearing
         if not all(pbc):
-            self.slab = SlabGeometry(positions, cell, pbc, parameters.vacuum, sigma, parameters.layer_k_max)
+            self.slab = SlabGeometry(positions, cell, pbc, parameters.vacuum, parameters.layer_k_max)
             cell = self.slab.cell
             pbc = (True, True, True)
         if parameters.cutoff > 0:

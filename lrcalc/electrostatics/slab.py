@@ -10,15 +10,20 @@ Arnold & Cerdà (2009):
 
 .. math::
 
-    E_{\mathrm{YB}} = \frac{2\pi}{V'}\Big[M_z^2 - Q\sum_i q_i (z_i^2 + \sigma_i^2)
+    E_{\mathrm{YB}} = \frac{2\pi}{V'}\Big[M_z^2 - Q\sum_i q_i z_i^2
     - \frac{Q^2 L^2}{12}\Big],\qquad M_z = \sum_i q_i z_i,\quad Q = \sum_i q_i,
 
-with :math:`z_i = (\mathbf x_i\cdot\hat{\mathbf n}) - z_{\min}` (Å) and the
-:math:`\sigma_i^2` term the second moment of a Gaussian charge (zero for point charges);
-times :math:`k_e`. The corresponding potential is
-:math:`\phi_i = \partial E_{\mathrm{YB}}/\partial q_i`. For net-charged slabs the energy
-follows that convention and depends on the vacuum gap; only neutral slabs converge to
-the vacuum limit.
+with :math:`z_i = (\mathbf x_i\cdot\hat{\mathbf n}) - z_{\min}` (Å); times :math:`k_e`. The
+corresponding potential is :math:`\phi_i = \partial E_{\mathrm{YB}}/\partial q_i`.
+
+**Net-charged slabs: the energy is that of the slab, independent of the padding.** The padded
+3-D sum plus this correction does not depend on the padded height L, for point charges and for
+Gaussian charges alike, so a charged slab's energy is a function of its structure only (not of the
+vacuum gap that the accuracy setting picks); ``tests/electrostatics/test_es_charged_slab_convention.py``
+checks it over gaps and accuracies. For Gaussian charges the second moment σᵢ² must *not* enter the
+Q-term: the 3-D sum of Gaussian charges already carries it, and adding it (as this module did before)
+left an energy E∞ − 2πk_e Q Σᵢqᵢσᵢ²/(A L) that moved with the gap (about 0.06 eV between accuracy
+settings for a charged Cu-BTA slab). The energy is the limit L → ∞ of that earlier convention.
 
 Yeh–Berkowitz removes only the in-plane-uniform (:math:`\mathbf k_\parallel = 0`) part of
 the interaction with the images of the slab along :math:`\hat{\mathbf n}`. The remaining
@@ -63,10 +68,11 @@ class SlabGeometry(CoulombStrategy):
 
     :param positions: ``[N, 3]`` (Å). :param cell: ``[3, 3]`` user cell (Å); only its two
         periodic vectors matter. :param pbc: exactly one ``False``.
-    :param gap: vacuum gap (Å). :param sigma: ``[N]`` widths (Å) or ``None``.
+    :param gap: vacuum gap (Å). :param layer_k_max: reciprocal cutoff (1/Å) of the layer correction.
+    The charges' Gaussian widths do not enter (module docstring).
     """
 
-    def __init__(self, positions, cell, pbc, gap: float, sigma=None, layer_k_max: float | None = None):
+    def __init__(self, positions, cell, pbc, gap: float, layer_k_max: float | None = None):
         a, b, free = periodic_axes(pbc)
         normal = torch.linalg.cross(cell[a], cell[b])
         area = torch.linalg.norm(normal)
@@ -79,7 +85,7 @@ class SlabGeometry(CoulombStrategy):
         self.cell = torch.stack(rows)
         self.volume = torch.abs(torch.linalg.det(self.cell))
         self.z = z
-        self.z2 = z**2 if sigma is None else z**2 + sigma**2
+        self.z2 = z**2  # no σ² term for Gaussian charges: see the module docstring
         self.layer = None
         if layer_k_max is not None and layer_k_max > 0:
             self.layer = _LayerCorrection(positions, z, self.cell[[a, b]], area, self.thickness, layer_k_max)

@@ -27,8 +27,9 @@ With :math:`x = \operatorname{erfc}^{-1}(\varepsilon/10)`:
   first term keeps the widest Gaussian pair point-like across the gap. Where that would leave
   fewer than :data:`LAYER_MIN_MODES` modes (small cells), the correction is dropped and the gap
   widened to :math:`\ln(10/\varepsilon)/k_{\min}` instead. The gap depends on
-  the cell and the widths only, never on the positions: the energy of a net-charged slab
-  depends on it, so a gap that moved with the atoms would make the forces inexact.
+  the cell and the widths only, never on the positions (the energy does not depend on the gap,
+  for net-charged slabs too, to the accuracy; a gap that moved with the atoms would still turn
+  those residual errors into force errors).
 
 The parameters depend on the cell only continuously (through :math:`V` for Ewald and
 through the slab thickness); integer quantities (mesh points, k-vectors) change in steps
@@ -177,8 +178,8 @@ def tune(
         raise ValueError(f"unknown method {method!r}")
     vacuum = layer_k_max = None
     if slab:
-        # The gap must not follow the positions (the energy of a net-charged slab depends on it,
-        # and autograd treats the parameters as constants): it depends on the in-plane cell and
+        # The gap must not follow the positions (autograd treats the parameters as constants, and
+        # the energy depends on the gap only within the accuracy): it depends on the in-plane cell and
         # on the widest Gaussian pair, which must act as point charges across the gap.
         vacuum, layer_k_max = slab_padding(cell, pbc, math.sqrt(2.0) * x * s_max, accuracy)
     return CoulombParameters(
