@@ -9,8 +9,8 @@ mesh weights built once, pair sum and mesh spreading as sparse CSR products): O(
 Preconditioners: :mod:`.preconditioning`.
 
 At tolerances above :data:`FLOAT32_SOLVE_TOL` the iterations run in float32. They cannot stall:
-the solve is an iterative refinement. The true residual is computed in float64 with the exact
-operator, float32 CG reduces it by at most :data:`FLOAT32_REDUCTION` (its own rounding stays
+the solve is an iterative refinement. The true residual of the float64 charges is recomputed
+(:meth:`ConjugateGradientSolver.exact`), float32 CG reduces it by at most :data:`FLOAT32_REDUCTION` (its own rounding stays
 below that) or until it stagnates (no new smallest residual in :data:`STAGNATION_ITERATIONS`
 iterations), the correction is added in float64, and the cycle repeats until the float64 residual
 meets the tolerance. In float64 the same loop restarts a stagnating CG from its true residual.
@@ -89,11 +89,8 @@ class ConjugateGradientSolver(HardnessSolver):
         self._jacobi = lambda: one_level("jacobi", coulomb, hardness, sigma, positions, cell, hardness.dtype)
         #: the preconditioner of the next solves: one level, or two with a coarse space
         self.precondition = self.one_level
-        # the detached matrix-vector product of the iterations, tables cast once, and the exact one
-        # (float64 tables) for the true residuals of the refinement
+        # the detached matrix-vector product of the iterations, tables cast once
         self.coulomb_product = coulomb.detached(self.dtype)
-        self.exact_product = (self.coulomb_product if self.dtype == hardness.dtype
-                              else coulomb.detached(hardness.dtype))
         self.exact_hardness = hardness
         self.warm_start = None
 
@@ -109,10 +106,13 @@ class ConjugateGradientSolver(HardnessSolver):
         self.precondition = self.one_level if two_level is None else two_level
 
     def exact(self, q: torch.Tensor) -> torch.Tensor:
-        """H q in the dtype of the hardnesses (float64), detached."""
+        """H q of the float64 charges q, returned in float64, detached: the true residual of the
+        refinement. The Coulomb product runs in the iterations' dtype: in float32 its rounding
+        (~1e-7 relative) stays far below any tolerance above :data:`FLOAT32_SOLVE_TOL`; what
+        stalls float32 CG is the drift of the recursively updated residual, which this replaces."""
         with torch.no_grad():
-            q = q.to(self.exact_hardness.dtype)
-            return self.exact_product(q) + self.exact_hardness * q
+            coulomb = self.coulomb_product(q.to(self.dtype)).to(self.exact_hardness.dtype)
+            return coulomb + self.exact_hardness * q.to(self.exact_hardness.dtype)
 
     def solve(self, rhs, total, initial=None, scale=None, record=None):
         """CG from ``initial`` (default: uniform ``total / N``) with iterative refinement (module
