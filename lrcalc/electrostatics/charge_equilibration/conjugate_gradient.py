@@ -15,12 +15,11 @@ below that) or until it stagnates (no new smallest residual in :data:`STAGNATION
 iterations), the correction is added in float64, and the cycle repeats until the float64 residual
 meets the tolerance. In float64 the same loop restarts a stagnating CG from its true residual.
 
-The coarse-mesh preconditioner is built for near-lattice densities; on disordered structures with
-close pairs (random-uniform positions) it turned out indefinite (rᵀM⁻¹r < 0 for 66 of 160
-residuals at 2·10⁴ atoms), and CG then crawls or stalls. A cycle that meets rᵀz ≤ 0 stops, and
-the solver continues with the Jacobi preconditioner, which is positive definite for positive
-hardnesses (random-uniform, 4·10⁴ atoms, tolerance 1e-4: 73 iterations instead of no convergence
-in 1000).
+The coarse-mesh preconditioner was built for near-lattice densities; on disordered structures
+with close pairs (random-uniform positions) it was indefinite (rᵀM⁻¹r < 0 for 66 of 160 residuals
+at 2·10⁴ atoms) until its correction was bounded by the densest region of the structure
+(:mod:`lrcalc.electrostatics.preconditioner`). As a safety net, a cycle that meets rᵀz ≤ 0 stops
+and the solver continues with the Jacobi preconditioner, positive definite for positive hardnesses.
 The solution is returned in the dtype of the right-hand side, corrected to the exact total charge.
 """
 
