@@ -36,7 +36,8 @@ and :math:`W D^{-1} W^{\mathsf T}` is replaced by its translation-averaged symbo
 is the Fourier multiplier :math:`\lambda/(1 + \lambda c)`. Where atoms cluster the true
 :math:`W D^{-1} W^{\mathsf T}` exceeds the average and the correction would overshoot (an
 indefinite preconditioner on disordered structures); :math:`c` is therefore scaled by the
-ratio of the largest to the mean coarse-mesh density of the atoms (1 on a lattice). One application costs one
+ratio of the largest to the mean coarse-mesh density of the atoms when that ratio exceeds
+:data:`CLUSTERED` (a lattice keeps the plain average). One application costs one
 coarse-mesh spread, two small FFTs and one interpolation, a fraction of a Coulomb
 operator application. :mod:`.charge_equilibration.preconditioning` projects the result onto
 zero-sum vectors (:math:`z = Pr - \frac{\mathbf 1^{\mathsf T}Pr}{\mathbf 1^{\mathsf T}P\mathbf
@@ -50,6 +51,12 @@ import torch
 from .constants import COULOMB_CONSTANT
 from .kernels import long_range_fourier
 from .pme import MeshKSpace, mesh_shape
+
+#: Ratio of the largest to the mean coarse-mesh atom density from which a structure counts as
+#: clustered (see :class:`CoarseMeshPreconditioner`): 1.02–1.03 for the jittered lattice of
+#: ``benchmarks/electrostatics_scaling.py`` (10³–10⁵ atoms), 1.16–1.40 for its random-uniform and
+#: liquid-like systems.
+CLUSTERED = 1.1
 
 #: Width of the coarse-mesh split, in units of the mean interatomic distance.
 PRECONDITIONER_SMEARING = 4.0
@@ -123,7 +130,8 @@ class CoarseMeshPreconditioner:
         # 2·10⁴ atoms, with Jacobi as the fallback it needed before).
         values = self.mesh.weights.reshape(-1)
         density = torch.zeros(n_mesh, dtype=values.dtype).index_add(0, self.mesh.index, values)
-        self.clustering = float(density.max() / density.mean())
+        ratio = float(density.max() / density.mean())
+        self.clustering = ratio if ratio > CLUSTERED else 1.0
         c = c * self.clustering
         self.multiplier = lam / (1.0 + lam * c) / n_mesh
         self.weights = self.mesh.weights
