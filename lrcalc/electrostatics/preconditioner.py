@@ -129,7 +129,7 @@ class CoarseMeshPreconditioner:
         # lattice (unchanged), about 2–3 for random positions (31 instead of 55 iterations at
         # 2·10⁴ atoms, with Jacobi as the fallback it needed before).
         values = self.mesh.weights.reshape(-1)
-        density = torch.zeros(n_mesh, dtype=values.dtype).index_add(0, self.mesh.index, values)
+        density = torch.zeros(n_mesh, dtype=values.dtype, device=values.device).index_add(0, self.mesh.index, values)
         ratio = float(density.max() / density.mean())
         self.clustering = ratio if ratio > CLUSTERED else 1.0
         c = c * self.clustering
@@ -147,7 +147,7 @@ class CoarseMeshPreconditioner:
         y = self.inv_diag * r
         m = self.mesh
         values = (self.weights * y.unsqueeze(0).unsqueeze(-1)).reshape(-1)
-        rho = torch.zeros(math.prod(m.shape), dtype=y.dtype).index_add(0, m.index, values)
+        rho = torch.zeros(math.prod(m.shape), dtype=y.dtype, device=y.device).index_add(0, m.index, values)
         rho = rho.reshape(m.shape)
         smooth = torch.fft.irfftn(torch.fft.rfftn(rho) * self.multiplier, s=m.shape, norm="forward")
         back = (smooth.reshape(-1)[m.index].reshape(self.weights.shape[0], -1) * self.weights.squeeze(-1)).sum(0)
