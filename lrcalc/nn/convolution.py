@@ -46,8 +46,7 @@ class ChannelwiseConvolution(nn.Module):
         if len(multiplicities) != 1:
             raise ValueError(f"every input block needs the same multiplicity, got {irreps_in}")
         self.channels = channels = multiplicities.pop()
-        self.dim_in, self.dim_mid = irreps_in.dim, irreps_mid.dim
-        self.num_paths = len(tensor_product.instructions)
+        self.dim_mid = irreps_mid.dim
         # d: every (block, m₁) of one channel; feature column of (u, d) in e3nn's layout [block][u][m]
         d_of_block = torch.tensor([0] + [ir.dim for _, ir in irreps_in]).cumsum(0).tolist()
         self.dim_channel = d_of_block[-1]
@@ -70,7 +69,6 @@ class ChannelwiseConvolution(nn.Module):
         out_columns, weight_order = [], []
         mid_slices = irreps_mid.slices()
         sh_slices = irreps_sh.slices()
-        d_offsets = d_of_block
         for l_out, paths in sorted(groups.items()):
             width = 2 * l_out + 1
             coupling = torch.zeros(self.dim_channel, irreps_sh.dim, len(paths) * width, dtype=torch.float64)
@@ -78,7 +76,7 @@ class ChannelwiseConvolution(nn.Module):
                 ins = tensor_product.instructions[p]
                 l1, l2 = irreps_in[ins.i_in1].ir.l, irreps_sh[ins.i_in2].ir.l
                 w3j = o3.wigner_3j(l1, l2, l_out, dtype=torch.float64) * ins.path_weight
-                coupling[d_offsets[ins.i_in1]:d_offsets[ins.i_in1 + 1],
+                coupling[d_of_block[ins.i_in1]:d_of_block[ins.i_in1 + 1],
                          sh_slices[ins.i_in2], q::len(paths)] = w3j  # k = m₃·P + q
             # B_e = Y_e @ A with A laid out [s, d·k]
             # B_e = Y_e @ A with A laid out [s, k·d]; float64 here, ``model.to(dtype)`` converts it

@@ -115,3 +115,9 @@ def test_negative_hardness_fails_with_the_numbers():
     for solver in ("cg", "dense"):
         with pytest.raises(QeqConvergenceError, match=r"J\[17\] = -40 .*not positive \(1 of 300 atoms\)"):
             qeq(pos, chi, hardness, sigma, cell=cell, method="p3m", accuracy=1e-6, solver=solver)
+
+
+def test_an_iteration_cap_fails_with_the_residual_history():
+    pos, cell, chi, hardness, sigma = random_uniform(500, seed=5)
+    with pytest.raises(QeqConvergenceError, match=r"did not converge: 3 iterations .*residual after each cycle: 1\.0e\+00"):
+        qeq(pos, chi, hardness, sigma, cell=cell, method="p3m", accuracy=1e-6, solver="cg", max_iter=3)

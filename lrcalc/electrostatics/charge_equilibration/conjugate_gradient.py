@@ -147,15 +147,11 @@ class ConjugateGradientSolver(HardnessSolver):
                     break  # a Jacobi preconditioner is indefinite only for non-positive hardness
                 self._fall_back_to_jacobi()
             q = q + correction.to(exact_dtype)
-        hardness = self.exact_hardness
-        worst = int(torch.argmin(hardness))
-        cause = (f"hardness J[{worst}] = {float(hardness[worst]):.3g} eV/e² is not positive: the Qeq "
-                 "problem has no unique solution" if float(hardness[worst]) <= 0 else
-                 "raise max_iter or tol, or report the structure")
         raise QeqConvergenceError(
             f"Qeq conjugate gradients did not converge: {iterations} iterations in {len(history)} "
             f"cycles, relative residual {history[-1]:.2e} > tol {self.tol:.1e} (residual after each "
-            f"cycle: {', '.join(f'{h:.1e}' for h in history)}; N = {n}); {cause}"
+            f"cycle: {', '.join(f'{h:.1e}' for h in history)}; N = {n}); raise max_iter or tol, or "
+            "report the structure (non-positive hardnesses are rejected before the solve)"
         )
 
     def _cycle(self, r, target, max_iter, record):
