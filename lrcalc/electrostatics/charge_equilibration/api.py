@@ -18,7 +18,7 @@ import torch
 from ..coulomb import CoulombOperator
 from ..tuning import CoulombParameters
 from ..validation import check_system
-from .conjugate_gradient import ConjugateGradientSolver
+from .conjugate_gradient import ConjugateGradientSolver, QeqConvergenceError
 from .dense import DenseSolver
 from .implicit import newton_step
 from .preconditioning import PRECONDITIONERS
@@ -69,8 +69,6 @@ def _check_inputs(n, chi, hardness, initial_charges):
             raise ValueError(f"{name} contains NaN or infinite values")
     if bool((hardness <= 0).any()):
         worst = int(torch.argmin(hardness))
-        from .conjugate_gradient import QeqConvergenceError
-
         raise QeqConvergenceError(
             f"hardness J[{worst}] = {float(hardness[worst]):.3g} eV/e² is not positive "
             f"({int((hardness <= 0).sum())} of {n} atoms): the Qeq energy has no unique minimum"

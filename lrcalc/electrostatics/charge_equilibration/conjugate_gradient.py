@@ -83,8 +83,6 @@ class ConjugateGradientSolver(HardnessSolver):
         # diagonal to ~1e-3, and in float32 it lost symmetry (random-uniform 10⁴ atoms: 126 float32
         # iterations to 1e-4 against 82 in float64 to 1e-6)
         self.one_level = one_level(preconditioner, coulomb, hardness, sigma, positions, cell, hardness.dtype)
-        self.preconditioner_name = ("mesh" if cell is not None else "jacobi") if preconditioner == "auto" \
-            else preconditioner
         self._jacobi = lambda: one_level("jacobi", coulomb, hardness, sigma, positions, cell, hardness.dtype)
         #: the preconditioner of the next solves: one level, or two with a coarse space
         self.precondition = self.one_level
@@ -103,6 +101,11 @@ class ConjugateGradientSolver(HardnessSolver):
         :class:`~.warm_start.QeqWarmStart` (two levels), or with one level for ``None``."""
         two_level = TwoLevelPreconditioner.from_space(self.one_level, space, self.dtype)
         self.precondition = self.one_level if two_level is None else two_level
+
+    @property
+    def preconditioner_name(self) -> str:
+        """The one-level preconditioner in use: ``"mesh"`` or ``"jacobi"``."""
+        return self.one_level.name
 
     def exact(self, q: torch.Tensor) -> torch.Tensor:
         """H q of the float64 charges q, returned in float64, detached: the true residual of the
@@ -198,7 +201,6 @@ class ConjugateGradientSolver(HardnessSolver):
         else:
             self.precondition = jacobi
         self.one_level = jacobi
-        self.preconditioner_name = "jacobi"
 
     def adjoint_solve(self, b, norm):
         """With a warm start: start from the earlier steps' adjoints extrapolated to this step's

@@ -47,7 +47,8 @@ class ZeroSumPreconditioner:
     :param like: an ``[N]`` tensor giving the size and device.
     """
 
-    def __init__(self, inner, dtype: torch.dtype, like: torch.Tensor):
+    def __init__(self, inner, dtype: torch.dtype, like: torch.Tensor, name: str):
+        self.name = name  # "mesh" or "jacobi"
         self.dtype = dtype
         self.inner = inner.astype(dtype)
         self.image_of_ones = self.inner(torch.ones_like(like, dtype=dtype))  # M₀⁻¹ 1
@@ -82,7 +83,7 @@ def one_level(
         inner = JacobiPreconditioner(diagonal)
     else:
         raise ValueError(f"unknown preconditioner {kind!r}; use 'auto', 'mesh' or 'jacobi'")
-    return ZeroSumPreconditioner(inner, dtype, hardness)
+    return ZeroSumPreconditioner(inner, dtype, hardness, kind)
 
 
 class TwoLevelPreconditioner:
