@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import os
+from typing import Sequence
 
+import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
@@ -34,6 +36,8 @@ class LRCalculator(Calculator):
         coulomb_accuracy: relative accuracy of the Coulomb sums and of the charge solve of a model
             with long range (``qeq`` or ``lorem``); ``None`` keeps the model's ``coulomb_accuracy``.
             ``qeq_accuracy`` is an older name of it.
+        electric_field: a uniform external electric field (Ex, Ey, Ez) in V/Å, or ``None`` (no field;
+            the models were trained at zero field). See "Electric fields" below.
         label, atoms, directory: as for any ASE calculator.
 
     An unknown keyword argument is an error. Settings are ASE parameters: ``calc.set(dtype="float64")``
@@ -52,9 +56,38 @@ class LRCalculator(Calculator):
     stress: asking for it raises ``PropertyNotImplementedError``.
 
     Models with charges (``"charges" in model.outputs``) add ``charges`` (e per atom;
-    ``atoms.get_charges()``) and, for molecules, ``dipole`` (Σ q_i r_i in e·Å;
-    ``atoms.get_dipole_moment()``). The total charge is ``atoms.info["charge"]`` (default 0); changing
-    it invalidates the results like a change of positions does.
+    ``atoms.get_charges()``) and, for molecules, ``charges_dipole``; models with long range (Qeq or
+    LOREM) add, for molecules, ``dipole`` (e·Å; ``atoms.get_dipole_moment()``). The total charge is ``atoms.info["charge"]`` (default 0); changing it
+    invalidates the results like a change of positions does.
+
+    Electric fields (models with long range; V/Å, ``calc.set(electric_field=...)`` invalidates the
+    results). The field's potential φ_ext(r) = −E·r (origin at the coordinate origin) enters the
+    charge equilibration of a Qeq model (χ_i → χ_i − E·r_i) and its energy, and LOREM's potentials
+    (see :mod:`lrcalc.nn.equivariant_charges`); forces include q_i·E and the induced response.
+    Molecules take a field in any direction; slabs only along the surface normal (perpendicular to
+    their periodic cell vectors); a field along a periodic direction is refused (the position
+    operator is not periodic). Two dipoles, both e·Å:
+
+    - ``dipole`` = −∂E/∂E_field at the current field, from the same backward pass as the forces:
+      the dipole that couples to a field, including the response of the charges and of everything
+      they feed (for Qeq and LOREM models this differs from Σ q_i r_i);
+    - ``charges_dipole`` = Σ q_i r_i of the predicted charges.
+
+    A slab (two periodic directions) has ``normal_dipole`` instead (e·Å, a number): −∂E/∂E_n along
+    the unit normal n = a × b / |a × b| of its periodic cell vectors a, b (in-plane components of a
+    periodic system's dipole are not defined).
+
+    ``born_effective_charges`` (``calc.get_property("born_effective_charges", atoms)``, [N, 3, 3],
+    e, indexed [atom, field direction α, force direction β]) is Z*_{i,αβ} = ∂F_{iβ}/∂E_α by automatic
+    differentiation (three more backward passes; computed only when asked for). For a neutral
+    structure Σ_i Z*_i = 0 (acoustic sum rule); for total charge Q it is Q times the identity.
+
+    Committees. Given several models (a list of files, names or model objects with the same
+    species), the calculator evaluates each and returns their mean for every result, and the
+    spread: ``energy_spread`` (eV, standard deviation of the members' energies), ``forces_spread``
+    ([N], eV/Å: per atom √(Σ_α Var_m F_iα), the length of the force standard-deviation vector),
+    ``committee_energies`` ([M], eV) and, with a cell, ``stress_spread`` (eV/Å³, Voigt). A large
+    spread marks a structure the members disagree on: far from their training data.
 
     Per-run state lives here, not in the model: a :class:`~lrcalc.electrostatics.QeqWarmStart` for
     Qeq models keeps the Coulomb parameters tuned at the first call fixed while the cell does (one
@@ -66,36 +99,41 @@ class LRCalculator(Calculator):
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
-    default_parameters = {"device": "cpu", "dtype": None, "coulomb_accuracy": None}
+    default_parameters = {"device": "cpu", "dtype": None, "coulomb_accuracy": None, "electric_field": None}
+    CHARGE_PROPERTIES = ["charges", "charges_dipole"]
+    FIELD_PROPERTIES = ["dipole", "normal_dipole", "born_effective_charges"]
+    COMMITTEE_PROPERTIES = ["energy_spread", "forces_spread", "stress_spread", "committee_energies"]
 
     def __init__(
         self,
-        model: AtomisticModel | str | os.PathLike,
+        model: AtomisticModel | str | os.PathLike | Sequence,
         device: str | torch.device = "cpu",
         dtype: str | None = None,
         coulomb_accuracy: float | None = None,
         qeq_accuracy: float | None = None,
+        electric_field=None,
         label: str | None = None,
         atoms=None,
         directory: str = ".",
     ):
-        if isinstance(model, (str, os.PathLike)):
-            self.model_name = str(model)
-            self._source_model = load_model(model)  # our own object
-            self._owns_source = True
-        elif isinstance(model, AtomisticModel):
-            self.model_name = getattr(model, "source_path", None)
-            self._source_model = model
-            self._owns_source = False
-        else:
-            raise TypeError(
-                f"LRCalculator needs an lrcalc model, a model file path or a shipped model name, "
-                f"got {type(model).__name__}"
-            )
+        members = list(model) if isinstance(model, (list, tuple)) else [model]
+        if not members:
+            raise ValueError("LRCalculator needs a model; got an empty list")
+        names, self._source_models, self._owns_sources = [], [], []
+        for member in members:
+            name, source, owned = _source(member)
+            names.append(name)
+            self._source_models.append(source)
+            self._owns_sources.append(owned)
+        if len(members) > 1:
+            _check_committee(self._source_models, names)
+        self.model_name = names[0] if len(names) == 1 else "committee(" + ", ".join(map(str, names)) + ")"
         self.model: AtomisticModel | None = None
-        self._warm_start = None
+        self.models: list[AtomisticModel] = []
+        self._warm_starts: list = []
         super().__init__(label=label, atoms=atoms, directory=directory)
-        settings = {"device": str(device), "dtype": dtype, "coulomb_accuracy": coulomb_accuracy}
+        settings = {"device": str(device), "dtype": dtype, "coulomb_accuracy": coulomb_accuracy,
+                    "electric_field": electric_field}
         if qeq_accuracy is not None:
             if coulomb_accuracy is not None:
                 raise ValueError("give coulomb_accuracy or its older name qeq_accuracy, not both")
@@ -125,6 +163,8 @@ class LRCalculator(Calculator):
             kwargs["device"] = str(torch.device(kwargs["device"]))
         if kwargs.get("coulomb_accuracy") is not None:
             kwargs["coulomb_accuracy"] = self._checked_accuracy(kwargs["coulomb_accuracy"])
+        if "electric_field" in kwargs:
+            kwargs["electric_field"] = self._checked_field(kwargs["electric_field"])
         changed = super().set(**kwargs)
         if changed:
             self.reset()  # results of other settings are no results of these
@@ -140,8 +180,36 @@ class LRCalculator(Calculator):
             raise ValueError(f"dtype must be 'float32', 'float64' or None (the model's), got {dtype!r}")
         return name
 
+    @property
+    def _source_model(self) -> AtomisticModel:
+        return self._source_models[0]
+
+    @property
+    def is_committee(self) -> bool:
+        return len(self._source_models) > 1
+
+    def _checked_field(self, field) -> tuple[float, float, float] | None:
+        if field is None:
+            return None
+        try:
+            values = np.asarray(field, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise ValueError(f"electric_field must be three numbers (Ex, Ey, Ez) in V/Å, got {field!r}") from None
+        if values.shape != (3,) or not np.isfinite(values).all():
+            raise ValueError(f"electric_field must be three finite numbers (Ex, Ey, Ez) in V/Å, got {field!r}")
+        if not np.any(values):
+            return None  # zero field: the same as none
+        without = [s for s in self._source_models if s.long_range is None]
+        if without:
+            raise ValueError(
+                "electric_field needs a model with long range (long_range 'qeq' or 'lorem'); "
+                f"{self.model_name if not self.is_committee else 'a committee member'} is short-ranged "
+                "and has no charges to couple to the field"
+            )
+        return tuple(float(v) for v in values)
+
     def _checked_accuracy(self, accuracy) -> float:
-        if self._source_model.long_range is None:
+        if all(source.long_range is None for source in self._source_models):
             raise ValueError(
                 "coulomb_accuracy (qeq_accuracy) applies only to models with long-range electrostatics "
                 f"(long_range 'qeq' or 'lorem'); this model has long_range "
@@ -155,21 +223,27 @@ class LRCalculator(Calculator):
         """The model this calculator evaluates: the given one in the requested device and dtype,
         with frozen parameters (inference needs derivatives with respect to positions and strain
         only; autograd then records no graph for parameter-only work, ~11 % per step)."""
-        source = self._source_model  # never changed, unless loaded by this calculator
-        dtype = DTYPES[self.parameters["dtype"]] if self.parameters["dtype"] else source.dtype
         device = torch.device(self.parameters["device"])
-        if self._owns_source and dtype == source.dtype and device == source.device:
-            model = source
-        else:  # a copy: a round trip float64 → float32 → float64 must not lose the source's digits
-            model = copy.deepcopy(source).to(device=device, dtype=dtype)
-        for parameter in model.parameters():
-            parameter.requires_grad_(False)
-        self.model = model.eval()
+        self.models = []
+        for source, owned in zip(self._source_models, self._owns_sources):  # never changed, unless ours
+            dtype = DTYPES[self.parameters["dtype"]] if self.parameters["dtype"] else source.dtype
+            if owned and dtype == source.dtype and device == source.device:
+                model = source
+            else:  # a copy: a round trip float64 → float32 → float64 must not lose the source's digits
+                model = copy.deepcopy(source).to(device=device, dtype=dtype)
+            for parameter in model.parameters():
+                parameter.requires_grad_(False)
+            self.models.append(model.eval())
+        self.model = self.models[0]
         self.device = device
         self.implemented_properties = list(type(self).implemented_properties)
-        if "charges" in model.outputs:
-            self.implemented_properties += ["charges", "dipole"]
-        self.training_domain = TrainingDomain.from_metadata(model.metadata)
+        if all(model.long_range is not None for model in self.models):
+            self.implemented_properties += self.FIELD_PROPERTIES
+        if all("charges" in model.outputs for model in self.models):
+            self.implemented_properties += self.CHARGE_PROPERTIES
+        if self.is_committee:
+            self.implemented_properties += self.COMMITTEE_PROPERTIES
+        self.training_domain = TrainingDomain.from_metadata(self.model.metadata)
         self._domain_warnings = DomainWarnings()
         self.reset_run_state()
 
@@ -208,19 +282,20 @@ class LRCalculator(Calculator):
         new run, for a Qeq model with ``qeq_warm_start`` if given (a
         :class:`~lrcalc.electrostatics.QeqWarmStart`, e.g. ``QeqWarmStart(recycle=False)``), else a
         default one."""
-        self._warm_start = None
-        if self.model is not None and self.model.config.get("long_range") == "qeq":
-            from .electrostatics import QeqWarmStart
+        from .electrostatics import QeqWarmStart
 
-            self._warm_start = qeq_warm_start if qeq_warm_start is not None else QeqWarmStart()
-        elif qeq_warm_start is not None:
-            raise ValueError("qeq_warm_start applies only to models with long_range 'qeq'")
+        uses_qeq = [model.config.get("long_range") == "qeq" for model in self.models]
+        if qeq_warm_start is not None and (not any(uses_qeq) or self.is_committee):
+            raise ValueError("qeq_warm_start applies only to models with long_range 'qeq', one at a time"
+                             + (" (each committee member gets its own)" if self.is_committee else ""))
+        self._warm_starts = [(qeq_warm_start or QeqWarmStart()) if qeq else None for qeq in uses_qeq]
 
     @property
     def qeq_warm_start(self):
         """The :class:`~lrcalc.electrostatics.QeqWarmStart` of this run (``None`` for models without
-        Qeq); its ``stats`` hold the iterations and residuals of every charge and adjoint solve."""
-        return self._warm_start
+        Qeq; a committee's first member's); its ``stats`` hold the iterations and residuals of every
+        charge and adjoint solve."""
+        return self._warm_starts[0] if self._warm_starts else None
 
     # -- ASE protocol -------------------------------------------------------------------------
     def check_state(self, atoms, tol=1e-15):
@@ -232,51 +307,137 @@ class LRCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        graph = atoms_to_graph(  # validates the structure first; geometry in float64
-            atoms, self.model.species, self.model.cutoff, dtype=torch.float64, device=self.device
-        )
         total_charge, source = self.total_charge(atoms)
-        graph["total_charge"] = torch.tensor([total_charge], dtype=torch.float64, device=self.device)
         if {"numbers", "pbc", "info"} & set(system_changes):  # what the domain checks depend on
             self._check_domain(atoms, total_charge, source)
         has_volume = bool(atoms.pbc.any()) and abs(atoms.cell.volume) > 1e-12
-        if "dipole" in properties and atoms.pbc.any():
-            raise PropertyNotImplementedError(
-                "dipole: the dipole moment Σ q_i r_i is defined for molecules (pbc=False) only; this "
-                f"structure has pbc={tuple(bool(p) for p in atoms.pbc)} (use get_charges() and your "
-                "own origin and axis)"
-            )
         if "stress" in properties and not has_volume:
             raise PropertyNotImplementedError(
                 "stress needs a periodic cell with a volume; this structure has "
                 f"pbc={tuple(bool(p) for p in atoms.pbc)} and cell volume {atoms.cell.volume:.3g} Å³"
             )
-        options = EvaluationOptions(coulomb_accuracy=self.parameters["coulomb_accuracy"],
-                                    qeq_warm_start=self._warm_start)
-        # Stress costs little beyond the forces: compute it whenever it is defined, so that an
-        # optimizer asking for forces and then stress does not evaluate the model twice.
-        out = self.model(graph, compute_forces=True, compute_stress=has_volume, options=options)
-        energy = float(out["energy"][0])
-        self.results = {
-            "energy": energy,
-            "free_energy": energy,
-            "energies": out["atomic_energies"].cpu().double().numpy(),
-            "forces": out["forces"].cpu().double().numpy(),
-        }
-        if has_volume:
-            stress = out["stress"][0].cpu().double().numpy()
-            self.results["stress"] = stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
-        if "charges" in self.model.outputs:
-            self.results["charges"] = out["charges"].cpu().double().numpy()
-            if not atoms.pbc.any():
-                self.results["dipole"] = self.results["charges"] @ atoms.positions
+        is_slab = int(atoms.pbc.sum()) == 2
+        if "dipole" in properties and atoms.pbc.any():
+            raise PropertyNotImplementedError(
+                "dipole: the dipole moment is defined for molecules (pbc=False) only; this structure has "
+                f"pbc={tuple(bool(p) for p in atoms.pbc)} (a slab has 'normal_dipole'; or use get_charges() "
+                "and your own origin and axis)"
+            )
+        if "normal_dipole" in properties and not is_slab:
+            raise PropertyNotImplementedError(
+                "normal_dipole is the dipole along the normal of a slab (two periodic directions); this "
+                f"structure has pbc={tuple(bool(p) for p in atoms.pbc)}"
+                + (" (a molecule has 'dipole')" if not atoms.pbc.any() else "")
+            )
+        field = self.parameters["electric_field"]
+        if field is not None:
+            check_field_direction(atoms, field)
+        is_molecule = not atoms.pbc.any()
+        has_charges = "charges" in self.implemented_properties
+        responds_to_field = "dipole" in self.implemented_properties
+        wants_born = "born_effective_charges" in properties
+        graphs = {}
+        outputs = []
+        for model, warm_start in zip(self.models, self._warm_starts):
+            key = (tuple(model.species), float(model.cutoff))
+            if key not in graphs:
+                graph = atoms_to_graph(  # validates the structure first; geometry in float64
+                    atoms, model.species, model.cutoff, dtype=torch.float64, device=self.device
+                )
+                graph["total_charge"] = torch.tensor([total_charge], dtype=torch.float64, device=self.device)
+                if field is not None:
+                    graph["electric_field"] = torch.tensor([field], dtype=torch.float64, device=self.device)
+                graphs[key] = graph
+            options = EvaluationOptions(coulomb_accuracy=self.parameters["coulomb_accuracy"],
+                                        qeq_warm_start=warm_start)
+            # Stress costs little beyond the forces: compute it whenever it is defined, so that an
+            # optimizer asking for forces and then stress does not evaluate the model twice. The
+            # molecule's dipole −∂E/∂E_field comes from the same backward pass.
+            out = model(graphs[key], compute_forces=True, compute_stress=has_volume, options=options,
+                        compute_dipole=responds_to_field and (is_molecule or is_slab),
+                        compute_born_charges=wants_born)
+            outputs.append({name: value.cpu().double().numpy() for name, value in out.items()})
+        self.results = committee_results(outputs, atoms, has_volume, committee=self.is_committee)
 
     # -- pickling -----------------------------------------------------------------------------
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_warm_start"] = None  # per-run state: a copy starts its own run
+        state["_warm_starts"] = []  # per-run state: a copy starts its own run
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.reset_run_state()
+
+
+VOIGT = ([0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1])
+"""Index pairs of a 3×3 stress in ASE's Voigt order xx, yy, zz, yz, xz, xy."""
+
+
+def _source(model) -> tuple[str | None, AtomisticModel, bool]:
+    """(name, model, owned by the calculator) for a model object, a model file or a shipped name."""
+    if isinstance(model, (str, os.PathLike)):
+        return str(model), load_model(model), True
+    if isinstance(model, AtomisticModel):
+        return getattr(model, "source_path", None), model, False
+    raise TypeError(
+        f"LRCalculator needs an lrcalc model, a model file path or a shipped model name (or a list of them "
+        f"for a committee), got {type(model).__name__}"
+    )
+
+
+def _check_committee(models: list[AtomisticModel], names: list) -> None:
+    """Committee members must describe the same atoms: the same species, and charges in all or none."""
+    for model, name in zip(models[1:], names[1:]):
+        if list(model.species) != list(models[0].species):
+            raise ValueError(f"committee members need the same species: {names[0]} has {list(models[0].species)}, "
+                             f"{name} has {list(model.species)}")
+
+
+def check_field_direction(atoms, field) -> None:
+    """Refuse a field with a component along a periodic cell vector (the position operator, and so
+    the field's potential −E·r, is not periodic there)."""
+    e = np.asarray(field, dtype=float)
+    for axis in np.flatnonzero(atoms.pbc):
+        a = np.asarray(atoms.cell[axis], dtype=float)
+        if abs(e @ a) > 1e-9 * np.linalg.norm(e) * max(np.linalg.norm(a), 1.0):
+            raise ValueError(
+                f"electric_field {tuple(e)} V/Å has a component along periodic cell vector {axis} "
+                f"({tuple(np.round(a, 4))} Å); a uniform field is allowed only along non-periodic "
+                "directions (any direction for a molecule, the surface normal for a slab)"
+            )
+
+
+def committee_results(outputs: list[dict], atoms, has_volume: bool, committee: bool) -> dict:
+    """ASE results from the members' outputs (numpy, float64): the mean of each, and for a
+    committee the spreads (see :class:`LRCalculator`)."""
+    def mean(name):
+        return np.mean([out[name] for out in outputs], axis=0)
+
+    energies = np.array([float(out["energy"][0]) for out in outputs])
+    results = {"energy": float(energies.mean()), "free_energy": float(energies.mean()),
+               "energies": mean("atomic_energies"), "forces": mean("forces")}
+    if has_volume:
+        results["stress"] = mean("stress")[0][VOIGT]
+    if "charges" in outputs[0]:
+        results["charges"] = mean("charges")
+        if not atoms.pbc.any():
+            results["charges_dipole"] = results["charges"] @ atoms.positions
+    if "dipole" in outputs[0]:
+        dipole = mean("dipole")[0]
+        if not atoms.pbc.any():
+            results["dipole"] = dipole
+        else:  # a slab: only the component along the normal n = a × b / |a × b| is defined
+            periodic = np.asarray(atoms.cell)[np.flatnonzero(atoms.pbc)]
+            normal = np.cross(periodic[0], periodic[1])
+            results["normal_dipole"] = float(dipole @ normal / np.linalg.norm(normal))
+    if "born_effective_charges" in outputs[0]:
+        results["born_effective_charges"] = mean("born_effective_charges")
+    if committee:
+        forces = np.array([out["forces"] for out in outputs])  # [M, N, 3]
+        results["committee_energies"] = energies
+        results["energy_spread"] = float(energies.std())
+        results["forces_spread"] = np.sqrt(forces.var(axis=0).sum(axis=-1))
+        if has_volume:
+            results["stress_spread"] = np.array([out["stress"][0][VOIGT] for out in outputs]).std(axis=0)
+    return results

@@ -76,7 +76,8 @@ def test_calculators_never_change_the_model_they_share():
 
 def test_settings_are_ase_parameters():
     calc = LRCalculator("dimers_qeq.pt")
-    assert calc.todict(skip_default=False) == {"device": "cpu", "dtype": None, "coulomb_accuracy": None}
+    assert calc.todict(skip_default=False) == {"device": "cpu", "dtype": None, "coulomb_accuracy": None,
+                                               "electric_field": None}
     assert calc.todict() == {}
     atoms = benzotriazole()
     atoms.calc = calc
@@ -189,4 +190,6 @@ def test_dipole_of_a_slab_is_a_clear_error():
         slab.get_dipole_moment()
     molecule = benzotriazole()
     molecule.calc = LRCalculator("bta_cu.pt")
-    np.testing.assert_allclose(molecule.get_dipole_moment(), molecule.get_charges() @ molecule.positions)
+    dipole = molecule.get_dipole_moment()  # −∂E/∂E_field: charges plus their feedback into the energy
+    np.testing.assert_allclose(molecule.calc.results["charges_dipole"], molecule.get_charges() @ molecule.positions)
+    assert np.linalg.norm(dipole - molecule.calc.results["charges_dipole"]) > 1e-6

@@ -292,7 +292,8 @@ def test_calculator_reports_charges_only_with_the_coulomb_term(lorem_model):
     atoms = with_charge(make_molecule(), 1.0)
     atoms.calc = LRCalculator(lorem_model)
     assert abs(atoms.get_charges().sum() - 1.0) < 1e-10
-    np.testing.assert_allclose(atoms.get_dipole_moment(), atoms.get_charges() @ atoms.positions)
+    np.testing.assert_allclose(atoms.calc.get_property("charges_dipole", atoms), atoms.get_charges() @ atoms.positions)
+    assert atoms.get_dipole_moment().shape == (3,)  # −∂E/∂E_field (tests/test_electric_field.py)
     without = lrcalc.build_model({**LOREM_CONFIG, "lorem_coulomb": False})
     atoms.calc = LRCalculator(without)
     atoms.get_potential_energy()

@@ -32,6 +32,13 @@ potential instead of growing with the size of the molecule.
 :class:`CoulombChargeTerm` (``lorem_coulomb``) adds a physical term: scalar charges
 q_i = q̃_i + (Q − Σ_j q̃_j)/N from an invariant output q̃_i of the final features sum exactly to Q,
 and their Coulomb energy ½ Σ_i q_i φ_i (eV; same Gaussian width) is split per atom.
+
+A uniform external field E (V/Å) adds its potential φ_ext = −E·r to the potentials of the scalar
+(0e) charge channels, measured from the structure's mean position so that the learned update stays
+translation invariant (the channels are neutral, so for them only differences of φ_ext matter),
+and, with ``lorem_coulomb``, the energy Σ_i q_i φ_ext(r_i) of the scalar charges (from the origin:
+a charged structure feels the force Q·E). A LOREM model without ``lorem_coulomb`` responds to a
+field only through what it learned; models are trained at zero field.
 """
 
 from __future__ import annotations
@@ -133,9 +140,14 @@ class LongRangeStep(nn.Module):
         )
         self.update = o3.Linear(o3.Irreps(f"{hidden}x0e"), irreps_features)  # fills the 0e part only
 
-    def forward(self, features: torch.Tensor, graph: dict, coulomb: StructureCoulomb) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, graph: dict, coulomb: StructureCoulomb,
+                external_potential: torch.Tensor | None = None) -> torch.Tensor:
         charges = self.charges(features, graph)
         potentials = coulomb(charges) / COULOMB_CONSTANT  # e/Å
+        if external_potential is not None:  # the uniform field's potential on the scalar (0e) channels
+            scalar = self.charges.irreps_out[0].mul
+            shift = (external_potential / COULOMB_CONSTANT).to(potentials.dtype).unsqueeze(-1)
+            potentials = torch.cat([potentials[:, :scalar] + shift, potentials[:, scalar:]], dim=-1)
         invariants = self.contraction(torch.cat([features, charges], dim=-1), potentials)
         return features + self.update(nn.functional.silu(invariants))
 
@@ -163,9 +175,10 @@ class EquivariantChargeStage(nn.Module):
         if not len(self.steps):
             return
         coulomb = self.coulomb(fields)
+        external = fields.external_potential(centered=True)
         h = fields.features
         for step in self.steps:
-            h = step(h, fields.graph, coulomb)
+            h = step(h, fields.graph, coulomb, external)
         fields.features = h
 
 
@@ -193,5 +206,9 @@ class CoulombChargeTerm(nn.Module):
         charges = self.charges(fields.features, fields.graph)
         coulomb = structure_coulomb(fields, self.sigma, self.coulomb_method, self.coulomb_accuracy)
         potentials = coulomb(charges)  # eV/e
-        fields.energy_terms.append(0.5 * charges * potentials)
+        energy = 0.5 * charges * potentials
+        external = fields.external_potential()
+        if external is not None:  # a charge in the field's potential: q_i φ_ext,i = −q_i E·r_i
+            energy = energy + charges * external
+        fields.energy_terms.append(energy)
         fields.outputs.update(charges=charges, electrostatic_potentials=potentials)

@@ -18,7 +18,13 @@ field                      shape        meaning
 ``outputs``                dict         per-atom results (``charges`` e, ``electronegativities``
                                         eV/e, ``electrostatic_potentials`` eV/e), float64
 ``options``                —            per-call settings of the caller (:class:`EvaluationOptions`)
+``electric_field``         [B, 3]       uniform external field E of each structure, V/Å, float64, or
+                                        ``None`` (no field); a leaf with ``requires_grad`` when the
+                                        caller wants the dipole −∂E/∂E or Born charges
 =========================  ===========  ==============================================================
+
+The external field acts through its potential φ_ext(r) = −E·r (V = eV/e): a charge q at r has the
+energy q φ_ext(r). :meth:`ModelFields.external_potential` gives it per atom.
 
 Geometry (positions, cell, edge vectors) is float64 whatever the network's dtype: a float32 network
 far from the origin would otherwise see edge vectors rounded to ~|r|·6e-8 Å.
@@ -62,6 +68,26 @@ class ModelFields:
     energy_terms: list = field(default_factory=list)
     outputs: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # objects stages share within one call (Coulomb operators)
+    electric_field: torch.Tensor | None = None
+
+    def external_potential(self, centered: bool = False) -> torch.Tensor | None:
+        """φ_ext,i = −E·r_i (V = eV/e, [N], float64) of the uniform field at each atom, from the
+        (strained) positions; ``None`` without a field.
+
+        ``centered=True`` measures r from the mean position of each structure instead of the origin:
+        a potential that does not change when the structure is translated, for learned couplings that
+        must stay translation invariant. The physical energy Σ q_i φ_ext,i uses the origin (a charged
+        structure in a field feels the force Q·E).
+        """
+        if self.electric_field is None:
+            return None
+        batch = self.graph["batch"]
+        r = self.positions.double()
+        if centered:
+            num_structures = self.electric_field.shape[0]
+            sums = torch.zeros(num_structures, 3, dtype=r.dtype, device=r.device).index_add_(0, batch, r)
+            r = r - (sums / self.graph["num_atoms"].to(r.dtype).unsqueeze(-1))[batch]
+        return -(self.electric_field.double()[batch] * r).sum(-1)
 
     @property
     def species(self) -> torch.Tensor:

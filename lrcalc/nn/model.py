@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..derivatives import apply_strain, forces_and_stress
+from ..derivatives import apply_strain, forces_stress_and_response
 from .charge_equilibration import ChargeEquilibrationStage
 from .energy_head import EnergyHead
 from .equivariant_charges import CoulombChargeTerm, EquivariantChargeStage
@@ -95,7 +95,7 @@ class AtomisticModel(nn.Module):
                 species, irreps, local.stack_settings, config["num_features"], config["num_layers_feedback"],
                 config["charge_feedback"], config["learn_sigma"], config["hardness_init"],
                 config["charge_embedding_size"], config["charge_embedding_max"], config["coulomb_method"],
-                config["coulomb_accuracy"],
+                config["coulomb_accuracy"], config.get("charge_constraint", "total"),
             )
         elif config["long_range"] == "lorem":
             long_range = EquivariantChargeStage(
@@ -159,13 +159,16 @@ class AtomisticModel(nn.Module):
         """Per-species energy shift μ_Z of the head, eV (a parameter; training sets it from data)."""
         return self.head.energy_shift
 
-    def per_atom(self, graph, positions, cell, options: EvaluationOptions | None = None) -> dict:
+    def per_atom(self, graph, positions, cell, options: EvaluationOptions | None = None,
+                 electric_field: torch.Tensor | None = None) -> dict:
         """Per-atom outputs: ``atomic_energies`` [N] (eV, float64) and the stages' outputs.
 
         ``positions`` and ``cell`` must be used instead of ``graph["positions"]``/``graph["cell"]``
-        (they carry the strain for the stress).
+        (they carry the strain for the stress); ``electric_field`` [B, 3] (V/Å) likewise, when the
+        dipole is wanted as a derivative.
         """
-        fields = ModelFields(graph, positions, cell, self.dtype, options or EvaluationOptions())
+        fields = ModelFields(graph, positions, cell, self.dtype, options or EvaluationOptions(),
+                             electric_field=electric_field)
         for stage in self.stages:
             stage(fields)
         return {"atomic_energies": self.head(fields), **fields.outputs}
@@ -177,6 +180,8 @@ class AtomisticModel(nn.Module):
         compute_stress: bool = False,
         create_graph: bool = False,
         options: EvaluationOptions | None = None,
+        compute_dipole: bool = False,
+        compute_born_charges: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Energies and their derivatives for a (batched) graph.
 
@@ -190,6 +195,12 @@ class AtomisticModel(nn.Module):
                 will be differentiated with respect to the weights). Otherwise outputs are detached.
             options: per-call settings of the caller (accuracy override, warm start); the model
                 itself is never changed by them.
+            compute_dipole: add ``dipole`` [B, 3] = −∂E/∂E_field (e·Å) at the graph's
+                ``electric_field`` (V/Å; zero when the graph has none): the dipole including every
+                induced response, which differs from Σ q_i r_i when charges feed back into the
+                energy.
+            compute_born_charges: add ``born_effective_charges`` [N, 3, 3] (e), Z*_{i,αβ} =
+                ∂F_{iβ}/∂E_α (three more backward passes).
 
         Returns:
             ``energy`` [B] (eV), ``atomic_energies`` [N] (eV) and the requested derivatives, plus the
@@ -197,21 +208,30 @@ class AtomisticModel(nn.Module):
         """
         with torch.enable_grad():
             leaf_positions, positions, cell, strain = apply_strain(graph, compute_stress)
-            out = self.per_atom(graph, positions, cell, options)
+            field = graph.get("electric_field")
+            if compute_dipole or compute_born_charges:
+                if field is None:
+                    field = positions.new_zeros(graph["num_atoms"].shape[0], 3)
+                field = field.detach().to(torch.float64).requires_grad_(True)
+            elif field is not None:
+                field = field.to(torch.float64)
+            out = self.per_atom(graph, positions, cell, options, electric_field=field)
             num_structures = graph["num_atoms"].shape[0]
             # Summed in float64: total energies of large systems (−177630 eV) would otherwise be
             # rounded by ~0.05 eV.
             out["energy"] = torch.zeros(
                 num_structures, dtype=torch.float64, device=out["atomic_energies"].device
             ).index_add_(0, graph["batch"], out["atomic_energies"])
-            if compute_forces or compute_stress:
-                forces, stress = forces_and_stress(
-                    out["energy"], leaf_positions, strain, graph["cell"].double(), create_graph=create_graph
+            wants_field = compute_dipole or compute_born_charges
+            if compute_forces or compute_stress or wants_field:
+                derivatives = forces_stress_and_response(
+                    out["energy"], leaf_positions, strain, graph["cell"].double(),
+                    field=field if wants_field else None, born_charges=compute_born_charges,
+                    create_graph=create_graph,
                 )
-                if compute_forces:
-                    out["forces"] = forces
-                if stress is not None:
-                    out["stress"] = stress
+                if not compute_forces:
+                    del derivatives["forces"]
+                out.update(derivatives)
         if not create_graph:
             out = {key: value.detach() for key, value in out.items()}
         return out
