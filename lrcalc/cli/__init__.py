@@ -9,6 +9,7 @@ module        command
 ``models``    ``lrcalc models``: the shipped models with their test errors
 ``md``        ``lrcalc md [STRUCTURE]``: molecular dynamics (:mod:`lrcalc.md`)
 ``relax``     ``lrcalc relax [STRUCTURE]``: relaxation (:func:`lrcalc.relax`)
+``ipi``       ``lrcalc ipi STRUCTURE``: a force client of an i-PI server (:mod:`lrcalc.ipi`)
 ``common``    what several commands share: the structure argument, the setup of an MD or relaxation
 ============  ====================================================================================
 
@@ -26,9 +27,9 @@ import warnings
 
 from .. import __version__
 from ..errors import ConfigError, InputError, ModelFileError
-from . import evaluate, info, md, models, relax, train
+from . import evaluate, info, ipi, md, models, relax, train
 
-COMMANDS = (info, train, evaluate, models, md, relax)
+COMMANDS = (info, train, evaluate, models, md, relax, ipi)
 """The command modules, in the order ``lrcalc --help`` lists them."""
 
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-RUNS_A_MODEL = ("train", "evaluate", "md", "relax")
+RUNS_A_MODEL = ("train", "evaluate", "md", "relax", "ipi")
 """Commands that restart themselves with the tuned allocator environment (lrcalc.allocator)."""
 
 
