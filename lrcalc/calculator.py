@@ -38,6 +38,8 @@ class LRCalculator(Calculator):
             ``qeq_accuracy`` is an older name of it.
         electric_field: a uniform external electric field (Ex, Ey, Ez) in V/Å, or ``None`` (no field;
             the models were trained at zero field). See "Electric fields" below.
+        electrode_potentials: potentials Ψ_e (V) of electrodes 0, 1, … for a Qeq model, or ``None``;
+            ``atoms.arrays["electrode"]`` gives each atom's electrode (−1: none). See "Electrodes".
         label, atoms, directory: as for any ASE calculator.
 
     An unknown keyword argument is an error. Settings are ASE parameters: ``calc.set(dtype="float64")``
@@ -82,6 +84,15 @@ class LRCalculator(Calculator):
     differentiation (three more backward passes; computed only when asked for). For a neutral
     structure Σ_i Z*_i = 0 (acoustic sum rule); for total charge Q it is Q times the identity.
 
+    Electrodes (Qeq models). Atoms of electrode e are held at the potential Ψ_e (V) by a reservoir,
+    the constant-potential method of Siepmann–Sprik and Reed–Lanning–Madden: the charges minimise the
+    grand potential Ω(q) = E_Qeq(q) − Σ_i Ψ_{e(i)} q_i under the model's charge constraint (the total
+    charge: the electrodes exchange charge with each other through the circuit, and with the rest),
+    i.e. χ_i → χ_i − Ψ_{e(i)}. ``energy`` is then Ω (eV) and the forces −∂Ω/∂r at fixed potentials,
+    what MD at constant potential needs. Only differences of potentials matter (a common shift is
+    absorbed by the constraint's multiplier). :func:`lrcalc.electrostatics.constant_potential_charges`
+    does the same for plain Gaussian charges.
+
     Committees. Given several models (a list of files, names or model objects with the same
     species), the calculator evaluates each and returns their mean for every result, and the
     spread: ``energy_spread`` (eV, standard deviation of the members' energies), ``forces_spread``
@@ -99,7 +110,8 @@ class LRCalculator(Calculator):
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
-    default_parameters = {"device": "cpu", "dtype": None, "coulomb_accuracy": None, "electric_field": None}
+    default_parameters = {"device": "cpu", "dtype": None, "coulomb_accuracy": None, "electric_field": None,
+                          "electrode_potentials": None}
     CHARGE_PROPERTIES = ["charges", "charges_dipole"]
     FIELD_PROPERTIES = ["dipole", "normal_dipole", "born_effective_charges"]
     COMMITTEE_PROPERTIES = ["energy_spread", "forces_spread", "stress_spread", "committee_energies"]
@@ -112,6 +124,7 @@ class LRCalculator(Calculator):
         coulomb_accuracy: float | None = None,
         qeq_accuracy: float | None = None,
         electric_field=None,
+        electrode_potentials=None,
         label: str | None = None,
         atoms=None,
         directory: str = ".",
@@ -133,7 +146,7 @@ class LRCalculator(Calculator):
         self._warm_starts: list = []
         super().__init__(label=label, atoms=atoms, directory=directory)
         settings = {"device": str(device), "dtype": dtype, "coulomb_accuracy": coulomb_accuracy,
-                    "electric_field": electric_field}
+                    "electric_field": electric_field, "electrode_potentials": electrode_potentials}
         if qeq_accuracy is not None:
             if coulomb_accuracy is not None:
                 raise ValueError("give coulomb_accuracy or its older name qeq_accuracy, not both")
@@ -165,6 +178,8 @@ class LRCalculator(Calculator):
             kwargs["coulomb_accuracy"] = self._checked_accuracy(kwargs["coulomb_accuracy"])
         if "electric_field" in kwargs:
             kwargs["electric_field"] = self._checked_field(kwargs["electric_field"])
+        if "electrode_potentials" in kwargs:
+            kwargs["electrode_potentials"] = self._checked_electrode_potentials(kwargs["electrode_potentials"])
         changed = super().set(**kwargs)
         if changed:
             self.reset()  # results of other settings are no results of these
@@ -206,6 +221,20 @@ class LRCalculator(Calculator):
                 f"{self.model_name if not self.is_committee else 'a committee member'} is short-ranged "
                 "and has no charges to couple to the field"
             )
+        return tuple(float(v) for v in values)
+
+    def _checked_electrode_potentials(self, potentials) -> tuple[float, ...] | None:
+        if potentials is None:
+            return None
+        try:
+            values = np.atleast_1d(np.asarray(potentials, dtype=float))
+        except (TypeError, ValueError):
+            raise ValueError(f"electrode_potentials must be numbers (V), one per electrode, got {potentials!r}") from None
+        if values.ndim != 1 or not len(values) or not np.isfinite(values).all():
+            raise ValueError(f"electrode_potentials must be finite numbers (V), one per electrode, got {potentials!r}")
+        if any(source.config.get("long_range") != "qeq" for source in self._source_models):
+            raise ValueError("electrode_potentials need a Qeq model (long_range 'qeq'): the electrodes' charges "
+                             "are equilibrated at the set potentials")
         return tuple(float(v) for v in values)
 
     def _checked_accuracy(self, accuracy) -> float:
@@ -259,7 +288,13 @@ class LRCalculator(Calculator):
         """What a result depends on besides positions, numbers, cell and pbc (which ASE's
         ``check_state`` compares): the total charge (e). ASE does not compare ``atoms.info``, so a
         changed total charge must invalidate results through this."""
-        return {"total_charge": self.total_charge(atoms)[0]}
+        inputs = {"total_charge": self.total_charge(atoms)[0]}
+        for key in ("electrode", "fragment"):  # per-atom inputs that ASE's check_state does not compare
+            if key in atoms.arrays:
+                inputs[key] = tuple(int(v) for v in atoms.arrays[key])
+        if "fragment_charges" in atoms.info:
+            inputs["fragment_charges"] = tuple(np.atleast_1d(atoms.info["fragment_charges"]).tolist())
+        return inputs
 
     def _check_domain(self, atoms, total_charge: float, source: str | None) -> None:
         """Warn (once per kind) where the structure leaves what the model can use or was trained on."""
@@ -332,6 +367,7 @@ class LRCalculator(Calculator):
         field = self.parameters["electric_field"]
         if field is not None:
             check_field_direction(atoms, field)
+        applied = electrode_potential_per_atom(atoms, self.parameters["electrode_potentials"])
         is_molecule = not atoms.pbc.any()
         has_charges = "charges" in self.implemented_properties
         responds_to_field = "dipole" in self.implemented_properties
@@ -347,6 +383,8 @@ class LRCalculator(Calculator):
                 graph["total_charge"] = torch.tensor([total_charge], dtype=torch.float64, device=self.device)
                 if field is not None:
                     graph["electric_field"] = torch.tensor([field], dtype=torch.float64, device=self.device)
+                if applied is not None:
+                    graph["applied_potential"] = torch.as_tensor(applied, dtype=torch.float64, device=self.device)
                 graphs[key] = graph
             options = EvaluationOptions(coulomb_accuracy=self.parameters["coulomb_accuracy"],
                                         qeq_warm_start=warm_start)
@@ -406,6 +444,23 @@ def check_field_direction(atoms, field) -> None:
                 f"({tuple(np.round(a, 4))} Å); a uniform field is allowed only along non-periodic "
                 "directions (any direction for a molecule, the surface normal for a slab)"
             )
+
+
+def electrode_potential_per_atom(atoms, potentials) -> np.ndarray | None:
+    """Ψ_i (V, [N]): the potential of each atom's electrode (``atoms.arrays["electrode"]``; −1 or no
+    electrode: 0), or ``None`` without ``electrode_potentials``."""
+    if potentials is None:
+        return None
+    if "electrode" not in atoms.arrays:
+        raise ValueError("electrode_potentials are set but the structure has no atoms.arrays['electrode'] (the "
+                         "electrode 0, 1, … of each atom, −1 for the others)")
+    index = np.asarray(atoms.arrays["electrode"])
+    if not np.issubdtype(index.dtype, np.integer) or index.min() < -1 or index.max() >= len(potentials):
+        raise ValueError(f"atoms.arrays['electrode'] must hold integers from −1 (no electrode) to "
+                         f"{len(potentials) - 1} (one per potential in electrode_potentials); it holds "
+                         f"{sorted(set(index.tolist()))[:10]}")
+    values = np.concatenate([np.asarray(potentials, dtype=float), [0.0]])
+    return values[index]  # index −1 picks the appended 0
 
 
 def committee_results(outputs: list[dict], atoms, has_volume: bool, committee: bool) -> dict:

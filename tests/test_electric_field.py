@@ -175,3 +175,74 @@ def test_committee_rejects_members_of_other_species():
         LRCalculator([qeq, other])
     with pytest.raises(ValueError, match="empty"):
         LRCalculator([])
+
+
+# ------------------------------------------------------------------------------------------ electrodes
+
+
+def plates(gap: float = 6.0) -> Atoms:
+    """Two 3×3 square Cu plates (2.55 Å spacing) facing each other across ``gap`` Å, as a molecule;
+    electrode 0 below, 1 above."""
+    grid = np.array([[x, y] for x in range(3) for y in range(3)], dtype=float) * 2.55
+    lower = np.column_stack([grid, np.zeros(9)])
+    upper = np.column_stack([grid, np.full(9, gap)])
+    atoms = Atoms("Cu18", positions=np.vstack([lower, upper]))
+    atoms.rattle(0.02, seed=4)
+    atoms.arrays["electrode"] = np.array([0] * 9 + [1] * 9)
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def metal_qeq():
+    config = {**CONFIGS["qeq"], "species": ["H", "C", "N", "Cu"]}
+    return randomise_output_layers(lrcalc.build_model(config), seed=2)
+
+
+def test_electrodes_charge_linearly_with_the_potential_difference(metal_qeq):
+    atoms = plates()
+    calc = LRCalculator(metal_qeq)
+    q0 = calc.get_charges(atoms).copy()
+    charges = {}
+    for dv in (1.0, 2.0):
+        calc.set(electrode_potentials=(-dv / 2, dv / 2))
+        charges[dv] = calc.get_charges(atoms).copy()
+    np.testing.assert_allclose(charges[2.0] - q0, 2 * (charges[1.0] - q0), atol=1e-9)
+    upper = atoms.arrays["electrode"] == 1
+    induced = (charges[1.0] - q0)[upper].sum()
+    assert induced > 1e-3  # the electrode at the higher potential takes positive charge
+    assert abs(charges[1.0].sum()) < 1e-10
+    # only differences of potentials matter
+    calc.set(electrode_potentials=(-0.5 + 3.0, 0.5 + 3.0))
+    np.testing.assert_allclose(calc.get_charges(atoms), charges[1.0], atol=1e-9)
+
+
+def test_forces_at_constant_potential_are_minus_the_gradient_of_the_grand_potential(metal_qeq):
+    atoms = plates()
+    calc = LRCalculator(metal_qeq, electrode_potentials=(-0.7, 0.7))
+    forces = calc.get_forces(atoms)
+    h = 1e-5
+    for i, x in [(0, 2), (4, 0), (13, 2), (17, 1)]:
+        moved = atoms.copy()
+        moved.positions[i, x] += h
+        plus = calc.get_potential_energy(moved)
+        moved.positions[i, x] -= 2 * h
+        assert forces[i, x] == pytest.approx(-(plus - calc.get_potential_energy(moved)) / (2 * h), abs=1e-7)
+
+
+def test_electrode_input_errors(metal_qeq):
+    atoms = plates()
+    del atoms.arrays["electrode"]
+    calc = LRCalculator(metal_qeq, electrode_potentials=(0.0, 1.0))
+    with pytest.raises(ValueError, match="atoms.arrays\\['electrode'\\]"):
+        calc.get_potential_energy(atoms)
+    atoms.arrays["electrode"] = np.array([0] * 9 + [2] * 9)
+    with pytest.raises(ValueError, match="from −1"):
+        calc.get_potential_energy(atoms)
+    lorem = lrcalc.build_model(CONFIGS["lorem"])
+    with pytest.raises(ValueError, match="Qeq model"):
+        LRCalculator(lorem, electrode_potentials=(0.0, 1.0))
+    # a changed electrode assignment is a changed structure
+    atoms = plates()
+    calc.get_potential_energy(atoms)
+    atoms.arrays["electrode"][0] = -1
+    assert "info" in calc.check_state(atoms)

@@ -24,7 +24,10 @@ field                      shape        meaning
 =========================  ===========  ==============================================================
 
 The external field acts through its potential φ_ext(r) = −E·r (V = eV/e): a charge q at r has the
-energy q φ_ext(r). :meth:`ModelFields.external_potential` gives it per atom.
+energy q φ_ext(r). An atom of an electrode held at the potential Ψ (V; graph key
+``applied_potential`` [N], for Qeq models only) adds −Ψ: the charge it draws from the reservoir
+lowers the grand potential by Ψ·q (constant-potential method). :meth:`ModelFields.external_potential`
+gives the sum per atom.
 
 Geometry (positions, cell, edge vectors) is float64 whatever the network's dtype: a float32 network
 far from the origin would otherwise see edge vectors rounded to ~|r|·6e-8 Å.
@@ -71,23 +74,26 @@ class ModelFields:
     electric_field: torch.Tensor | None = None
 
     def external_potential(self, centered: bool = False) -> torch.Tensor | None:
-        """φ_ext,i = −E·r_i (V = eV/e, [N], float64) of the uniform field at each atom, from the
-        (strained) positions; ``None`` without a field.
+        """φ_ext,i = −E·r_i − Ψ_i (V = eV/e, [N], float64): the uniform field's potential at each
+        atom, from the (strained) positions, and the potential Ψ_i of the atom's electrode (0 for
+        other atoms; see the module docstring); ``None`` without either.
 
         ``centered=True`` measures r from the mean position of each structure instead of the origin:
         a potential that does not change when the structure is translated, for learned couplings that
         must stay translation invariant. The physical energy Σ q_i φ_ext,i uses the origin (a charged
         structure in a field feels the force Q·E).
         """
+        applied = self.graph.get("applied_potential")
         if self.electric_field is None:
-            return None
+            return None if applied is None else -applied.double()
         batch = self.graph["batch"]
         r = self.positions.double()
         if centered:
             num_structures = self.electric_field.shape[0]
             sums = torch.zeros(num_structures, 3, dtype=r.dtype, device=r.device).index_add_(0, batch, r)
             r = r - (sums / self.graph["num_atoms"].to(r.dtype).unsqueeze(-1))[batch]
-        return -(self.electric_field.double()[batch] * r).sum(-1)
+        potential = -(self.electric_field.double()[batch] * r).sum(-1)
+        return potential if applied is None else potential - applied.double()
 
     @property
     def species(self) -> torch.Tensor:
