@@ -14,7 +14,9 @@ two ways and prints and plots the spread:
 - the slab compressed in-plane (the training frames all have the DFT lattice constant).
 
 A large spread says "do not trust this number"; a small one does not prove the number right (all
-members can share a bias). Writes committee/spread.png and committee/spread.txt.
+members can share a bias). Read the force spread: the energy spread of these members is dominated
+by a nearly constant offset between them (their energies differ by tens of meV on every frame), so
+it says little about one structure. Writes committee/spread.png and committee/spread.txt.
 """
 
 import argparse
@@ -37,7 +39,25 @@ if missing:
     raise SystemExit(f"the committee models {missing} are not installed")
 
 calc = LRCalculator(members)
-start = bta_on_cu111()
+# Start from DFT frames of the test split when the data are beside the repository (the members never
+# trained on them); else from the built interface, which (measured) already lies off the data.
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cu_bta"
+if (DATA / "cu_bta.extxyz").is_file():
+    import json
+
+    from ase.io import read
+
+    test = json.loads((DATA / "split.json").read_text())["test"]
+    frames = read(DATA / "cu_bta.extxyz", ":")
+    in_domain = [frames[i] for i in test[: 2 if args.quick else 8]]
+    for frame in in_domain:
+        frame.pbc = (True, True, False)  # slabs stored as 3-D periodic (see models/README.md)
+    start = in_domain[0]
+    print(f"start: test frame {test[0]} of {DATA}")
+else:
+    in_domain = []
+    start = bta_on_cu111()
+    print("start: lrcalc.structures.bta_on_cu111() (the Cu-BTA data are not beside the repository)")
 molecule = [a.index for a in start if a.symbol != "Cu"]
 
 
@@ -54,6 +74,8 @@ lifts = [0.0, 4.0] if args.quick else [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0]
 strains = [0.0, -0.06] if args.quick else [0.0, -0.02, -0.04, -0.06, -0.08, -0.10]
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the point of this script is to leave the training domain
+    for frame in in_domain:  # the spread where the members were trained: the reference level
+        rows.append(("test frame", 0.0, *spread(frame)))
     for lift in lifts:
         atoms = start.copy()
         atoms.positions[molecule, 2] += lift
@@ -67,7 +89,8 @@ with warnings.catch_warnings():
 
 print(f"{'structure':<28} {'energy spread (meV)':>20} {'max force spread, BTA (meV/Å)':>30} {'max, all (meV/Å)':>17}")
 for kind, value, e_spread, f_molecule, f_all in rows:
-    label = f"BTA lifted by {value:.1f} Å" if kind == "lift" else f"slab strained {100 * value:+.0f} % in-plane"
+    label = {"lift": f"BTA lifted by {value:.1f} Å", "compress": f"slab strained {100 * value:+.0f} % in-plane",
+             "test frame": "a DFT test frame"}[kind]
     print(f"{label:<28} {1000 * e_spread:>20.1f} {1000 * f_molecule:>30.1f} {1000 * f_all:>17.1f}")
 
 out = Path("committee")
@@ -88,6 +111,9 @@ for axis, kind, xlabel in ((left, "lift", "BTA lifted off the surface (Å)"),
     data = np.array([row[1:] for row in rows if row[0] == kind], dtype=float)
     axis.plot(data[:, 0], 1000 * data[:, 2], "o-", label="max over BTA atoms")
     axis.plot(data[:, 0], 1000 * data[:, 3], "s--", label="max over all atoms")
+    reference = [1000 * row[3] for row in rows if row[0] == "test frame"]
+    if reference:
+        axis.axhline(np.median(reference), color="gray", linestyle=":", label="median over DFT test frames")
     axis.set_xlabel(xlabel)
     axis.set_ylabel("force spread (meV/Å)")
     axis.legend()

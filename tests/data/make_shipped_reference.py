@@ -53,7 +53,13 @@ def evaluate(model_name):
 
 
 if __name__ == "__main__":
-    reference = {path.name: evaluate(path.name) for path in shipped_models()}
+    # python tests/data/make_shipped_reference.py [NAME …]: all models, or (a model retrained or added)
+    # only those named, keeping the recorded results of the others
+    import sys
+
     out = Path(__file__).with_name("shipped_reference.json")
+    names = sys.argv[1:] or [path.name for path in shipped_models()]
+    reference = json.loads(out.read_text()) if sys.argv[1:] else {}
+    reference.update({name: evaluate(name) for name in names})
     out.write_text(json.dumps(reference))
     print(f"wrote {out}: {', '.join(reference)}")
