@@ -278,11 +278,17 @@ class LRCalculator(Calculator):
 
     def total_charge(self, atoms) -> tuple[float, str | None]:
         """The structure's total charge (e): ``atoms.info["charge"]``, else the key(s) the model was
-        trained with (``total_charge``, ``chargeA`` + ``chargeB``, …), else 0; and the recorded key(s)
-        it came from, if it did."""
+        trained with (``total_charge``, ``chargeA`` + ``chargeB``, …), else the sum of
+        ``atoms.info["fragment_charges"]``, else 0; and the recorded key(s) it came from, if it did."""
         if self.training_domain is not None:
-            return self.training_domain.total_charge(atoms.info)
-        return float(atoms.info.get("charge", 0.0)), None
+            charge, source = self.training_domain.total_charge(atoms.info)
+            if source is not None or "charge" in atoms.info:
+                return charge, source
+        elif "charge" in atoms.info:
+            return float(atoms.info["charge"]), None
+        if "fragment_charges" in atoms.info:
+            return float(np.sum(atoms.info["fragment_charges"])), None
+        return 0.0, None
 
     def structure_inputs(self, atoms) -> dict:
         """What a result depends on besides positions, numbers, cell and pbc (which ASE's

@@ -20,6 +20,7 @@ from .schema import REQUIRED, Schema, Setting
 LONG_RANGE_METHODS = ("none", "qeq", "lorem")
 DTYPES = ("float32", "float64")
 COULOMB_METHODS = ("auto", "direct", "ewald", "pme", "p3m")
+CHARGE_CONSTRAINTS = ("total", "fragments")
 
 
 def _species_problem(species) -> str | None:
@@ -72,6 +73,10 @@ MODEL_SCHEMA = Schema("model config", variant_key="long_range", settings=[
             variants=("qeq",)),
     Setting("charge_embedding_max", "float", 1.5, "the embedding grid spans [−max, max], e", positive=True,
             variants=("qeq",)),
+    Setting("charge_constraint", "str", "total", "what the Qeq charges conserve: `total` (the structure's "
+            "total charge: charge may move between molecules at any distance) or `fragments` (the charge of "
+            "each fragment, `atoms.info[\"fragment_charges\"]` with `atoms.arrays[\"fragment\"]`; a "
+            "structure without them is an error)", choices=CHARGE_CONSTRAINTS, variants=("qeq",)),
     # LOREM
     Setting("num_lr_steps", "int", 1, "long-range message-passing steps (0: none, an ablation)", minimum=0,
             variants=("lorem",)),

@@ -3,20 +3,34 @@
 A graph is a plain ``dict`` of tensors; a batch of structures is one graph whose atoms carry the
 index of their structure in ``batch``.
 
-==================  ==========  =====================================================================
-key                 shape       meaning
-==================  ==========  =====================================================================
-``species``         [N]         index of each atom's element in the model's ``species`` list
-``positions``       [N, 3]      Cartesian positions, Å, wrapped into the cell along periodic axes
-``cell``            [B, 3, 3]   cell vectors as rows, Å (zero rows along non-periodic directions
-                                are allowed)
-``pbc``             [B, 3]      periodicity of each structure (bool)
-``edge_index``      [2, E]      row 0: center atom i, row 1: neighbor atom j (global indices)
-``cell_shifts``     [E, 3]      integer cell shift S of the image of j (stored in the float dtype)
-``batch``           [N]         structure index of each atom
-``num_atoms``       [B]         atoms per structure
-``total_charge``    [B]         total charge of each structure, e (``atoms.info["charge"]``, default 0)
-==================  ==========  =====================================================================
+====================  ==========  =====================================================================
+key                   shape       meaning
+====================  ==========  =====================================================================
+``species``           [N]         index of each atom's element in the model's ``species`` list
+``positions``         [N, 3]      Cartesian positions, Å, wrapped into the cell along periodic axes
+``cell``              [B, 3, 3]   cell vectors as rows, Å (zero rows along non-periodic directions
+                                  are allowed)
+``pbc``               [B, 3]      periodicity of each structure (bool)
+``edge_index``        [2, E]      row 0: center atom i, row 1: neighbor atom j (global indices)
+``cell_shifts``       [E, 3]      integer cell shift S of the image of j (stored in the float dtype)
+``batch``             [N]         structure index of each atom
+``num_atoms``         [B]         atoms per structure
+``total_charge``      [B]         total charge of each structure, e (``atoms.info["charge"]``, default 0)
+``fragment``          [N]         fragment of each atom within its structure, 0 … F_b − 1 (optional)
+``fragment_charges``  [ΣF_b]      total charge of each fragment, e, structure after structure (optional)
+``num_fragments``     [B]         fragments per structure (optional)
+====================  ==========  =====================================================================
+
+The fragment fields come from ``atoms.info["fragment_charges"]`` (a list: the total charge in e of
+fragments 0, 1, …) together with ``atoms.arrays["fragment"]`` (an integer per atom: its fragment);
+every fragment needs at least one atom. They are present when every structure of the batch has them.
+A Qeq model with ``charge_constraint: fragments`` keeps each fragment's charge (no charge transfer
+between molecules); other models ignore them. Without ``atoms.info["charge"]`` the total charge is the
+sum of the fragment charges; with it, the two must agree. For example, a cation next to a neutral
+molecule::
+
+    atoms.arrays["fragment"] = np.array([0] * len(cation) + [1] * len(molecule))
+    atoms.info["fragment_charges"] = [1.0, 0.0]
 
 Edge vectors are *not* stored: :func:`edge_vectors` recomputes them in torch from positions, cell
 and shifts, so that forces and stress follow by autograd.
@@ -40,6 +54,11 @@ from .neighbors import neighbor_list, radius_graph_on_device, torch_cluster_avai
 
 MIN_DISTANCE = 0.1
 """Å. Two atoms (or an atom and a periodic image) closer than this are rejected as overlapping."""
+
+FRAGMENT_KEY = "fragment"
+"""``atoms.arrays`` key of the fragment index (0 … F − 1) of each atom."""
+FRAGMENT_CHARGES_KEY = "fragment_charges"
+"""``atoms.info`` key of the total charge (e) of each fragment, a list in fragment order."""
 
 
 def _validate(atoms: Atoms, species: Sequence[str], label: str) -> None:
@@ -90,6 +109,45 @@ def _check_overlaps(atoms, positions, i, j, shifts, cell, label) -> None:
         )
 
 
+def read_fragments(atoms: Atoms, charge_key: str, label: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The fragment of each atom ``[N]`` (ints) and the charge of each fragment ``[F]`` (e) of a
+    structure (``atoms.arrays["fragment"]``, ``atoms.info["fragment_charges"]``), or ``None`` when it
+    has no ``fragment_charges``.
+
+    Raises:
+        InputError: fragment charges without fragment indices, non-integer or out-of-range indices, a
+            fragment without atoms, or fragment charges that disagree with ``atoms.info[charge_key]``.
+    """
+    if FRAGMENT_CHARGES_KEY not in atoms.info:
+        return None
+    charges = np.atleast_1d(np.asarray(atoms.info[FRAGMENT_CHARGES_KEY], dtype=np.float64)).reshape(-1)
+    if FRAGMENT_KEY not in atoms.arrays:
+        raise InputError(f"{label}: atoms.info[{FRAGMENT_CHARGES_KEY!r}] is set but "
+                         f"atoms.arrays[{FRAGMENT_KEY!r}] is not: give the fragment (0, 1, …) of every atom")
+    raw = np.asarray(atoms.arrays[FRAGMENT_KEY])
+    whole = raw.dtype.kind in "iu" or (raw.dtype.kind == "f" and np.isfinite(raw).all()
+                                       and np.array_equal(raw, np.round(raw)))
+    if raw.shape != (len(atoms),) or not whole:
+        raise InputError(f"{label}: atoms.arrays[{FRAGMENT_KEY!r}] must hold one integer per atom, got "
+                         f"shape {raw.shape} and values {raw.reshape(-1)[:5].tolist()}")
+    fragment = raw.astype(np.int64)
+    if not len(charges) or not np.isfinite(charges).all():
+        raise InputError(f"{label}: atoms.info[{FRAGMENT_CHARGES_KEY!r}] must be a list of finite charges, "
+                         f"got {charges.tolist()}")
+    if fragment.min() < 0 or fragment.max() >= len(charges):
+        raise InputError(f"{label}: fragment indices run from {fragment.min()} to {fragment.max()}, but "
+                         f"{len(charges)} fragment charges are given (indices 0 … {len(charges) - 1})")
+    empty = np.flatnonzero(np.bincount(fragment, minlength=len(charges)) == 0)
+    if empty.size:
+        raise InputError(f"{label}: fragment(s) {empty.tolist()} have a charge but no atoms")
+    if charge_key in atoms.info:
+        total = float(atoms.info[charge_key])
+        if abs(total - charges.sum()) > 1e-6 * max(1.0, abs(total)):
+            raise InputError(f"{label}: the fragment charges {charges.tolist()} add up to "
+                             f"{charges.sum():g} e, but atoms.info[{charge_key!r}] = {total:g} e")
+    return fragment, charges
+
+
 def wrapped_positions(atoms: Atoms) -> np.ndarray:
     """Positions (Å, float64) with every atom moved into the cell along the periodic directions.
 
@@ -138,14 +196,16 @@ def atoms_to_graph(
         dtype: float dtype of positions, cell and shifts (float64, the default, keeps the geometry
             exact; models promote any dtype to float64).
         device: torch device of the returned tensors.
-        charge_key: ``atoms.info`` key holding the total charge in e (default 0 when absent).
+        charge_key: ``atoms.info`` key holding the total charge in e (default: the sum of the
+            fragment charges when a structure has them, else 0).
         neighbor_backend: ``"vesin"`` (CPU, every kind of cell), ``"torch-cluster"`` (on ``device``,
             molecules only; needs the optional torch-cluster) or ``"auto"``: torch-cluster for
             molecules when ``device`` is not the CPU and torch-cluster is installed, vesin otherwise.
 
     Raises:
         InputError: for an empty structure, unknown elements, non-finite positions, a periodic
-            direction without a cell, or atoms closer than ``MIN_DISTANCE`` Å.
+            direction without a cell, atoms closer than ``MIN_DISTANCE`` Å, or fragments that do not
+            fit (:func:`read_fragments`).
     """
     frames = [atoms] if isinstance(atoms, Atoms) else list(atoms)
     if not frames:
@@ -154,6 +214,7 @@ def atoms_to_graph(
 
     species_idx, positions, cells, pbcs, batch, num_atoms, charges = [], [], [], [], [], [], []
     centers, neighbors, shift_list = [], [], []
+    fragments = []
     offset = 0
     for b, frame in enumerate(frames):
         label = "structure" if len(frames) == 1 else f"structure {b} of the batch"
@@ -175,7 +236,10 @@ def atoms_to_graph(
         pbcs.append(np.asarray(frame.pbc, dtype=bool))
         batch.append(np.full(n, b))
         num_atoms.append(n)
-        charges.append(float(frame.info.get(charge_key, 0.0)))
+        frame_fragments = read_fragments(frame, charge_key, label)
+        fragments.append(frame_fragments)
+        default_charge = 0.0 if frame_fragments is None else float(frame_fragments[1].sum())
+        charges.append(float(frame.info.get(charge_key, default_charge)))
         centers.append(i + offset)
         neighbors.append(j + offset)
         shift_list.append(shifts)
@@ -184,7 +248,7 @@ def atoms_to_graph(
     def tensor(x, dt):
         return torch.as_tensor(np.asarray(x), dtype=dt, device=device)
 
-    return {
+    graph = {
         "species": tensor(np.concatenate(species_idx), torch.long),
         "positions": tensor(np.concatenate(positions), dtype),
         "cell": tensor(np.stack(cells), dtype),
@@ -195,6 +259,11 @@ def atoms_to_graph(
         "num_atoms": tensor(num_atoms, torch.long),
         "total_charge": tensor(charges, dtype),
     }
+    if all(f is not None for f in fragments):
+        graph["fragment"] = tensor(np.concatenate([f[0] for f in fragments]), torch.long)
+        graph["fragment_charges"] = tensor(np.concatenate([f[1] for f in fragments]), dtype)
+        graph["num_fragments"] = tensor([len(f[1]) for f in fragments], torch.long)
+    return graph
 
 
 def edge_vectors(
@@ -209,6 +278,16 @@ def edge_vectors(
     edge_cell = cell[graph["batch"][i]]
     offsets = torch.einsum("ek,ekx->ex", graph["cell_shifts"].to(edge_cell.dtype), edge_cell)
     return positions[j] - positions[i] + offsets
+
+
+def structure_fragments(graph: dict[str, torch.Tensor]):
+    """The fragments of each structure of a batched graph: ``(fragment [n_b], fragment_charges [F_b])``
+    per structure, in order, or ``None`` when the graph has no fragment fields."""
+    if "fragment_charges" not in graph:
+        return None
+    atoms = torch.split(graph["fragment"], graph["num_atoms"].tolist())
+    charges = torch.split(graph["fragment_charges"], graph["num_fragments"].tolist())
+    return list(zip(atoms, charges))
 
 
 def structures(graph: dict[str, torch.Tensor], cell: torch.Tensor):

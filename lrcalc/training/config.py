@@ -67,6 +67,18 @@ DATA_SCHEMA = Schema("'data' section", label_format="data.{}", settings=[
     Setting("total_charge_key", "any", "charge", "`atoms.info` key of the total charge, e (0 when a frame "
             "lacks it), e.g. `total_charge`; a list of keys (the dimers' `[chargeA, chargeB]`) is summed",
             nullable=True, check=_charge_keys, allowed_words="a key or a list of keys"),
+    Setting("fragment_key", "str", None, "fragments for Qeq models with `charge_constraint: fragments`: an "
+            "`atoms.arrays` key of per-atom fragment indices 0 … F−1, or an `atoms.info` key holding the index of "
+            "the first atom of fragment 1 (a list: of fragments 1, 2, …), e.g. the dimers' `indexB`; null: the "
+            "frames' own `fragment` arrays and `fragment_charges`, if any", nullable=True),
+    Setting("fragment_charge_keys", "any", None, "total charge of each fragment, e: `atoms.info` keys in fragment "
+            "order (the dimers' `[chargeA, chargeB]`) or one key holding a list; needed with `fragment_key`",
+            nullable=True, check=_charge_keys, allowed_words="a key or a list of keys"),
+    Setting("fragment_charge_order", "str", "as_listed", "`as_listed`: the n-th fragment charge belongs to "
+            "fragment n (a frame where only another order gives every fragment an even number of electrons is "
+            "an error); `closed_shell`: the charges go to the fragments in the one order that makes every "
+            "fragment closed-shell (the dimers' CP file lists the anion's charge as `chargeA` though its atoms "
+            "come second)", choices=("as_listed", "closed_shell")),
     Setting("split_file", "str", None, "JSON file `{\"train\": [...], \"val\": [...], \"test\": [...]}` of "
             "frame indices (`test` may be absent)", nullable=True),
     Setting("split_fractions", "list", [0.8, 0.1, 0.1], "train, val, test fractions of a random split (used "
@@ -188,8 +200,12 @@ def resolve_training_config(config: dict) -> dict:
     data = resolved["data"]
     if data["split_file"] is not None and "split_fractions" in given["data"]:
         raise ConfigError("data.split_file and data.split_fractions are exclusive: give one of them")
-    if isinstance(data["total_charge_key"], tuple):
-        data["total_charge_key"] = list(data["total_charge_key"])
+    for key in ("total_charge_key", "fragment_charge_keys"):
+        if isinstance(data[key], tuple):
+            data[key] = list(data[key])
+    if data["fragment_key"] and not data["fragment_charge_keys"]:
+        raise ConfigError("data.fragment_key needs data.fragment_charge_keys: the info key(s) of the "
+                          "fragments' total charges")
     data["split_fractions"] = [float(f) for f in data["split_fractions"]]
     weights = ("energy_weight", "forces_weight", "stress_weight", "charges_weight")
     if not any(resolved["training"][key] > 0 for key in weights):

@@ -16,6 +16,11 @@ label          shape       unit
 ``charges``    [N]         e
 =============  ==========  ============================================================
 
+Fragments (Qeq models with ``charge_constraint: fragments``) are read per frame by
+:func:`assign_fragments` from the ``data`` keys ``fragment_key`` and ``fragment_charge_keys`` into the
+``atoms.arrays["fragment"]`` / ``atoms.info["fragment_charges"]`` that :func:`lrcalc.atoms_to_graph`
+reads; frames that already carry those two keys need no configuration.
+
 Neighbor lists are computed once per frame and kept: an epoch only concatenates cached tensors.
 Statistics of the training set (energy shifts and scale, neighbor count) are in
 :mod:`lrcalc.training.statistics`.
@@ -24,7 +29,9 @@ Statistics of the training set (energy shifts and scale, neighbor count) are in
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,13 +39,16 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, InputError
-from ..graph import atoms_to_graph
+from ..graph import FRAGMENT_CHARGES_KEY, FRAGMENT_KEY, atoms_to_graph
 # also importable from here, where they were before lrcalc.training.statistics
 from ..domain import charge_keys  # noqa: F401  (the keys of a total_charge_key)
 from .statistics import average_num_neighbors, energy_scale, energy_shifts, force_rms  # noqa: F401
 
 LABELS = ("energy", "forces", "stress", "charges")
 SPLIT_NAMES = ("train", "val", "test")
+FRAGMENT_CHARGE_ORDERS = ("as_listed", "closed_shell")
+#: Most fragments per frame for which ``fragment_charge_order: closed_shell`` tries every order.
+MAX_PERMUTED_FRAGMENTS = 6
 
 
 def file_sha256(path: str | Path) -> str:
@@ -161,7 +171,8 @@ class Dataset:
     def collate(self, indices, device="cpu") -> dict[str, torch.Tensor]:
         """One batched graph (the layout of :func:`lrcalc.atoms_to_graph`) of frames ``indices``,
         with ``ref_energy`` [B], ``ref_forces`` [N, 3], ``ref_stress`` [B, 3, 3] and ``ref_charges``
-        [N] (float64) where every frame of the batch has them."""
+        [N] (float64), and the fragment fields (``fragment`` [N], local to each structure,
+        ``fragment_charges`` [ΣF], ``num_fragments`` [B]), where every frame of the batch has them."""
         parts = [self.graphs[k] for k in indices]
         num_atoms = torch.cat([p["num_atoms"] for p in parts])
         offsets = torch.cumsum(num_atoms, 0) - num_atoms
@@ -177,6 +188,9 @@ class Dataset:
             "pbc",
             "cell_shifts",
             "total_charge",
+            "fragment",
+            "fragment_charges",
+            "num_fragments",
             "ref_forces",
             "ref_charges",
         ):
@@ -217,7 +231,8 @@ def read_dataset(path, data_config: dict) -> Dataset:
     ``path`` is a file or a glob pattern (the frames of all matching files, in sorted file order).
     ``data_config["total_charge_key"]`` may name several ``atoms.info`` keys (a list, or
     ``"chargeA+chargeB"``): a frame's total charge is then their sum (a frame lacking one of them
-    is an error).
+    is an error). With ``data_config["fragment_key"]`` the frames get their fragments
+    (:func:`assign_fragments`).
 
     Raises:
         InputError: a missing or unreadable file, or a file without frames.
@@ -248,6 +263,15 @@ def read_dataset(path, data_config: dict) -> Dataset:
             if lacking:
                 raise InputError(f"{path}: frame {k} lacks the total-charge key(s) {lacking} in its info")
             atoms.info[SUMMED_CHARGE_KEY] = float(sum(float(atoms.info[key]) for key in keys))
+    if data_config.get("fragment_key"):
+        reordered = assign_fragments(frames, data_config["fragment_key"],
+                                     data_config.get("fragment_charge_keys"),
+                                     data_config.get("fragment_charge_order") or "as_listed", label=str(path))
+        if reordered:
+            warnings.warn(f"{path}: the fragment charges of {len(reordered)} frame(s) were given to the "
+                          f"fragments in another order than listed, to make every fragment closed-shell "
+                          f"(fragment_charge_order: closed_shell; frames {reordered[:10]}"
+                          f"{' …' if len(reordered) > 10 else ''})", stacklevel=2)
     labels = [frame_labels(atoms, data_config) for atoms in frames]
     if len(files) == 1:
         digest = file_sha256(files[0])
@@ -263,6 +287,128 @@ def read_dataset(path, data_config: dict) -> Dataset:
         total_charge_key=total_charge_key,
         sha256=digest,
     )
+
+
+# ------------------------------------------------------------------------------------------ fragments
+
+
+def fragment_index(atoms, key: str, label: str) -> np.ndarray:
+    """The fragment (0 … F−1) of each atom ``[N]`` from ``key``: an ``atoms.arrays`` key of per-atom
+    integers, or an ``atoms.info`` key holding the index of the first atom of fragment 1 (a list: of
+    fragments 1, 2, …; the dimers' ``indexB``), the atoms before it forming fragment 0."""
+    n = len(atoms)
+    if key in atoms.arrays:
+        raw = np.asarray(atoms.arrays[key])
+        if raw.shape != (n,) or not (raw.dtype.kind in "iu" or np.array_equal(raw, np.round(raw))):
+            raise InputError(f"{label}: atoms.arrays[{key!r}] must hold one integer fragment index per atom")
+        return raw.astype(np.int64)
+    if key not in atoms.info:
+        raise InputError(f"{label}: no {key!r} in the frame's per-atom arrays or info (data.fragment_key)")
+    starts = np.atleast_1d(np.asarray(atoms.info[key])).reshape(-1)
+    if starts.dtype.kind not in "iu" and not np.array_equal(starts, np.round(starts)):
+        raise InputError(f"{label}: atoms.info[{key!r}] = {starts.tolist()} must be atom indices")
+    starts = starts.astype(np.int64)
+    if (np.diff(starts) <= 0).any() or starts[0] <= 0 or starts[-1] >= n:
+        raise InputError(f"{label}: atoms.info[{key!r}] = {starts.tolist()} must be increasing first-atom "
+                         f"indices of fragments 1, 2, … within the {n} atoms (fragment 0 starts at atom 0)")
+    return np.searchsorted(starts, np.arange(n), side="right").astype(np.int64)
+
+
+def _listed_charges(atoms, keys, label: str) -> np.ndarray:
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    lacking = [key for key in keys if key not in atoms.info]
+    if lacking:
+        raise InputError(f"{label}: the frame lacks the fragment-charge key(s) {lacking} in its info")
+    if len(keys) == 1:
+        return np.atleast_1d(np.asarray(atoms.info[keys[0]], dtype=np.float64)).reshape(-1)
+    return np.array([float(atoms.info[key]) for key in keys])
+
+
+def _closed_shell(numbers: np.ndarray, fragment: np.ndarray, charges: np.ndarray) -> np.ndarray | None:
+    """Whether each fragment has an even number of electrons (Σ Z − Q_f), or ``None`` for charges
+    that are not whole numbers."""
+    if not np.array_equal(charges, np.round(charges)):
+        return None
+    electrons = np.bincount(fragment, weights=numbers, minlength=len(charges)) - charges
+    return np.round(electrons).astype(np.int64) % 2 == 0
+
+
+def assign_fragments(frames, fragment_key: str, fragment_charge_keys, order: str = "as_listed",
+                     label: str = "data") -> list[int]:
+    """Give every frame ``atoms.arrays["fragment"]`` and ``atoms.info["fragment_charges"]`` (e), the
+    fragments that :func:`lrcalc.atoms_to_graph` reads, from the keys of a data file.
+
+    Args:
+        frames: ``ase.Atoms`` frames, changed in place.
+        fragment_key: see :func:`fragment_index` (the dimers of cace-lr-fit: ``"indexB"``, the index
+            of the first atom of molecule B).
+        fragment_charge_keys: ``atoms.info`` keys of the fragments' total charges in fragment order
+            (the dimers: ``["chargeA", "chargeB"]``), or one key holding a list.
+        order: ``"as_listed"``: the n-th charge belongs to fragment n; a frame where that leaves a
+            fragment with an odd number of electrons while another order of the same charges would
+            make every fragment closed-shell is an error (the labels likely belong to the other
+            molecules). ``"closed_shell"``: the charges are given in the one order that makes every
+            fragment closed-shell (an error when there is none or several); in the dimers' CP file
+            (``train-id4.xyz``) ``chargeA = -1`` labels the acetate, whose atoms come second, while the
+            9 atoms of molecule A are neutral acetamide (energyA matches neutral acetamide of the PA file).
+
+    Returns:
+        the indices of the frames whose charges were given in another order than listed.
+
+    Raises:
+        InputError: missing keys, a number of charges other than the number of fragments, or the
+            electron-count problems described under ``order``.
+    """
+    if order not in FRAGMENT_CHARGE_ORDERS:
+        raise ConfigError(f"data.fragment_charge_order must be one of {', '.join(FRAGMENT_CHARGE_ORDERS)}, "
+                          f"got {order!r}")
+    if not fragment_charge_keys:
+        raise ConfigError("data.fragment_key needs data.fragment_charge_keys: the info key(s) of the "
+                          "fragments' total charges")
+    reordered = []
+    for k, atoms in enumerate(frames):
+        where = f"{label}: frame {k}"
+        fragment = fragment_index(atoms, fragment_key, where)
+        charges = _listed_charges(atoms, fragment_charge_keys, where)
+        count = int(fragment.max()) + 1
+        if len(charges) != count or np.bincount(fragment, minlength=count).min() == 0:
+            raise InputError(f"{where}: {len(charges)} fragment charges {charges.tolist()} for "
+                             f"fragments {sorted(set(fragment.tolist()))}: give one charge per fragment, "
+                             "every fragment with at least one atom")
+        even = _closed_shell(atoms.numbers, fragment, charges)
+        if even is not None and not even.all():
+            orders = _closed_shell_orders(atoms.numbers, fragment, charges, where)
+            odd = np.flatnonzero(~even).tolist()
+            if order == "as_listed" and orders:
+                raise InputError(
+                    f"{where}: with the charges {charges.tolist()} in the listed order, fragment(s) {odd} "
+                    f"have an odd number of electrons, while the order {orders[0].tolist()} makes every fragment "
+                    "closed-shell: the charge keys may label the other fragment; check the data or set "
+                    "data.fragment_charge_order: closed_shell")
+            if order == "closed_shell":
+                if len(orders) != 1:
+                    raise InputError(
+                        f"{where}: {'no' if not orders else 'more than one'} order of the charges "
+                        f"{charges.tolist()} makes every fragment closed-shell; give the fragment charges "
+                        "in fragment order and use fragment_charge_order: as_listed")
+                charges = orders[0]
+                reordered.append(k)
+        atoms.arrays[FRAGMENT_KEY] = fragment
+        atoms.info[FRAGMENT_CHARGES_KEY] = [float(c) for c in charges]
+    return reordered
+
+
+def _closed_shell_orders(numbers, fragment, charges, where: str) -> list[np.ndarray]:
+    """The distinct orders of ``charges`` that give every fragment an even number of electrons."""
+    if len(charges) > MAX_PERMUTED_FRAGMENTS:
+        raise InputError(f"{where}: {len(charges)} fragments are too many to try every order of their "
+                         f"charges (at most {MAX_PERMUTED_FRAGMENTS}); give them in fragment order")
+    found = {}
+    for permutation in itertools.permutations(charges.tolist()):
+        candidate = np.array(permutation)
+        if _closed_shell(numbers, fragment, candidate).all():
+            found.setdefault(tuple(permutation), candidate)
+    return list(found.values())
 
 
 # ---------------------------------------------------------------------------------------------- split

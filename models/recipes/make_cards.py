@@ -25,17 +25,31 @@ from speed import evaluation_speed, md_speed  # the shared speed measurement (sa
 MODELS_DIR = Path(__file__).resolve().parents[1]
 REPO = MODELS_DIR.parent
 
+# continued runs: the recipes of their earlier stages, in order (default: the stage-2 recipe's stage 1)
+EARLIER_STAGES = {
+    "bta_cu_stage3.yaml": ["bta_cu.yaml", "bta_cu_stage2.yaml"],
+    "bta_cu_sr_stage3.yaml": ["bta_cu_sr.yaml", "bta_cu_sr_stage2.yaml"],
+}
+
 # name: (recipe, data folder, what it is)
 CARDS = {
-    "bta_cu.pt": ("bta_cu_stage2.yaml", "cu_bta", "NequIP-LR (Qeq) model, benzotriazole on Cu(111)"),
-    "bta_cu_sr.pt": ("bta_cu_sr_stage2.yaml", "cu_bta", "short-range baseline of bta_cu.pt (same size and cutoff)"),
+    "bta_cu.pt": ("bta_cu_stage3.yaml", "cu_bta", "NequIP-LR (Qeq) model, benzotriazole on Cu(111)"),
+    "bta_cu_sr.pt": ("bta_cu_sr_stage3.yaml", "cu_bta", "short-range baseline of bta_cu.pt (same size and cutoff)"),
     "bta_cu_qeq3.pt": ("bta_cu_qeq3.yaml", "cu_bta", "NequIP-LR (Qeq) model with a 3 Å cutoff"),
     "bta_cu_lorem.pt": ("bta_cu_lorem.yaml", "cu_bta", "LOREM (equivariant charges) model, same size and cutoff"),
+    "bta_cu_committee_1.pt": ("bta_cu_committee_1.yaml", "cu_bta",
+                              "committee member 1 of 3 (seed 1, 40 epochs; use the three together)"),
+    "bta_cu_committee_2.pt": ("bta_cu_committee_2.yaml", "cu_bta",
+                              "committee member 2 of 3 (seed 2, 40 epochs; use the three together)"),
+    "bta_cu_committee_3.pt": ("bta_cu_committee_3.yaml", "cu_bta",
+                              "committee member 3 of 3 (seed 3, 40 epochs; use the three together)"),
     "bta_ion_cu.pt": ("bta_ion_cu.yaml", "cu_bta_ion", "NequIP-LR (Qeq) model, BTA⁻ + H₃O⁺ on Cu(111)"),
     "bta_ion_cu_sr.pt": ("bta_ion_cu_sr.yaml", "cu_bta_ion", "short-range baseline of bta_ion_cu.pt"),
     "dimers_sr.pt": ("dimers_sr.yaml", "cace-lr-fit/charged_dimers", "short-range model of six molecular dimers"),
     "dimers_qeq.pt": ("dimers_qeq.yaml", "cace-lr-fit/charged_dimers", "NequIP-LR (Qeq) model of six molecular dimers"),
     "dimers_lorem.pt": ("dimers_lorem.yaml", "cace-lr-fit/charged_dimers", "LOREM model of six molecular dimers"),
+    "dimers_qeq_fragments.pt": ("dimers_qeq_fragments.yaml", "cace-lr-fit/charged_dimers",
+                                "NequIP-LR (Qeq) model of six molecular dimers, the charge of each molecule kept"),
 }
 FAMILIES = {  # data folder: (comparison table title, citation and license)
     "cu_bta": ("Cu-BTA (benzotriazole on Cu(111)), test split", (
@@ -55,9 +69,13 @@ def md_system(folder):
     if folder.startswith("cace-lr-fit"):
         from ase.io import read
 
+        from lrcalc.training.data import assign_fragments
+
         atoms = read(REPO.parent / "shared" / "data" / folder / "train-id0.xyz", index=0)
         atoms.pbc = False
         atoms.info["charge"] = 0.0
+        # its two molecules as fragments (read by models with charge_constraint: fragments only)
+        assign_fragments([atoms], "indexB", ["chargeA", "chargeB"], order="closed_shell")
         return atoms, f"the {len(atoms)}-atom CC dimer (charges +1/−1)"
     from lrcalc.structures import bta_on_cu111
 
@@ -119,6 +137,7 @@ def card(name, rows, args) -> str:
     # apart within 100 steps, so their speed is given per evaluation
     speed = speed_in_fresh_process(name, args.md_steps)
     method = model.config["long_range"]
+    constraint = model.config.get("charge_constraint", "total")
     layers = f"{model.config['num_layers']}"
     if method == "qeq":
         layers += f" + {model.config['num_layers_feedback']}"
@@ -130,20 +149,27 @@ def card(name, rows, args) -> str:
     split_kind = "fixed split" if recipe["data"].get("split_file") else (
         f"random split (fractions {recipe['data'].get('split_fractions')}, seed {recipe['data'].get('split_seed', 0)})")
     stages, first_epochs = "", 0
-    if recipe["training"].get("init_model"):  # a continued run: name its first stage
-        first = recipe_file.replace("_stage2", "")
-        first_epochs = yaml.safe_load((MODELS_DIR / "recipes" / first).read_text())["training"]["max_epochs"]
-        stages = (f"stage 1 `lrcalc train models/recipes/{first}` ({first_epochs} epochs), then stage 2 "
-                  "from its best model: ")
+    if recipe["training"].get("init_model"):  # a continued run: name its earlier stages
+        earlier = EARLIER_STAGES.get(recipe_file, [recipe_file.replace("_stage2", "")])
+        epochs = [yaml.safe_load((MODELS_DIR / "recipes" / r).read_text())["training"]["max_epochs"] for r in earlier]
+        first_epochs = sum(epochs)
+        stages = "".join(f"stage {k + 1} `lrcalc train models/recipes/{r}` ({n} epochs), "
+                         for k, (r, n) in enumerate(zip(earlier, epochs)))
+        stages += f"then stage {len(earlier) + 1} from its best model: "
     lines = [f"## `{name}` — {what}", ""]
     lines += [
         f"- **Data**: `../shared/data/{folder}/` ({meta.get('dataset', {}).get('num_frames', '?')} frames, "
         f"sha256 {meta.get('dataset', {}).get('sha256', '?')[:16]}…); {split_kind} "
         f"{len(meta.get('split', {}).get('train', []))} train / {len(meta.get('split', {}).get('val', []))} val / "
         f"{len(test)} test; pbc = {recipe['data'].get('pbc')}, total charge from "
-        f"`{recipe['data'].get('total_charge_key')}`.",
+        f"`{recipe['data'].get('total_charge_key')}`"
+        + (f"; fragments from `{recipe['data']['fragment_key']}` with charges "
+           f"`{recipe['data'].get('fragment_charge_keys')}` ({recipe['data'].get('fragment_charge_order', 'as_listed')})"
+           if recipe["data"].get("fragment_key") else "") + ".",
         f"- **Cite**: {FAMILIES[folder][1]}.",
-        f"- **Model**: `long_range: {method}`, cutoff {model.config['cutoff']:g} Å, {layers}"
+        f"- **Model**: `long_range: {method}`"
+        + (f", `charge_constraint: {constraint}`" if constraint != "total" else "")
+        + f", cutoff {model.config['cutoff']:g} Å, {layers}"
         f"l_max {model.config['l_max']}, {model.config['num_features']} features, "
         f"{model.config['dtype']}, {sum(p.numel() for p in model.parameters())} parameters.",
         f"- **Training**: {stages}`lrcalc train models/recipes/{recipe_file}`; {meta.get('epochs')} epochs (best "
@@ -207,6 +233,10 @@ def findings(family, members) -> list[str]:
 
     if family == "cu_bta":
         compare("bta_cu.pt", "bta_cu_sr.pt", "Qeq beats short range at the same cutoff (5 Å) in force RMSE")
+        if "bta_cu.pt" in by_name and "bta_cu_sr.pt" in by_name:
+            ratio = by_name["bta_cu.pt"]["F"] / by_name["bta_cu_sr.pt"]["F"]
+            lines.append(f"- Qeq at most 0.9× short range in force RMSE, the same training budget: "
+                         f"**{'yes' if ratio <= 0.9 else 'no'}** — ratio {ratio:.2f}.")
         compare("bta_cu_qeq3.pt", "bta_cu_sr.pt", "The 3 Å Qeq model is at least as accurate as the 5 Å short-range model")
         compare("bta_cu_lorem.pt", "bta_cu_sr.pt", "LOREM beats short range at the same cutoff")
     if family == "cu_bta_ion":
@@ -214,6 +244,8 @@ def findings(family, members) -> list[str]:
     if family.startswith("cace-lr-fit"):
         compare("dimers_qeq.pt", "dimers_sr.pt", "Qeq beats short range in force RMSE")
         compare("dimers_lorem.pt", "dimers_sr.pt", "LOREM beats short range in force RMSE")
+        compare("dimers_qeq_fragments.pt", "dimers_qeq.pt",
+                "Qeq with the charge of each molecule kept beats global Qeq in force RMSE")
     epochs = sorted({row["epochs"] for row in members})
     if len(epochs) > 1:
         lines.append("- Training lengths differ: " + ", ".join(f"`{row['name']}` {row['epochs']} epochs" for row in members)

@@ -24,6 +24,10 @@ def reference_structures(species):
     molecule.positions += rng.normal(scale=0.05, size=molecule.positions.shape)
     cation = molecule.copy()
     cation.info["charge"] = 1
+    # one fragment of every atom, for models with charge_constraint: fragments (the others ignore it)
+    for atoms in (molecule, cation):
+        atoms.arrays["fragment"] = np.zeros(len(atoms), dtype=int)
+        atoms.info["fragment_charges"] = [float(atoms.info.get("charge", 0))]
     structures = {"molecule": molecule, "cation": cation}
     if "Cu" in species:
         slab = bta_on_cu111(height=2.6)  # the default of lrcalc 0.1 when the reference was recorded

@@ -260,3 +260,38 @@ def test_adjoint_solve_is_relative_to_the_incoming_gradient():
         (grads[solver],) = torch.autograd.grad(1e-9 * (weights * q).sum(), x)
     assert float(grads["dense"].abs().max()) > 1e-11
     torch.testing.assert_close(grads["cg"], grads["dense"], rtol=1e-7, atol=1e-18)
+
+
+@pytest.mark.parametrize("solver", ["dense", "cg"])
+@pytest.mark.parametrize("kind", ["molecule", "ewald"])
+def test_second_derivatives_of_the_charges_through_chi_are_exact(kind, solver):
+    """A loss that is not stationary in q (what a model whose charges feed its features has),
+    differentiated first in χ (a field enters there: Born charges), then in the positions, the
+    hardness and the widths, on which S depends; against central differences."""
+    pos, cell, chi, hardness, sigma = system(kind, n=10)
+    opts = {"cell": cell, "pbc": GEOMETRIES[kind]["pbc"], "method": GEOMETRIES[kind]["method"],
+            "accuracy": 1e-10, "solver": solver}
+    weights = torch.linspace(0.5, 2.0, len(pos), dtype=DTYPE)
+    direction = torch.randn(len(pos), generator=torch.Generator().manual_seed(3), dtype=DTYPE)
+
+    def chi_gradient_along(positions, hardness_, sigma_, create_graph):
+        chi_ = chi.clone().requires_grad_(True)
+        q, _ = qeq(positions, chi_, hardness_, sigma_, 0.5, **opts)
+        (gradient,) = torch.autograd.grad((weights * q**2).sum(), chi_, create_graph=create_graph)
+        return (gradient * direction).sum()
+
+    inputs = [t.clone().requires_grad_(True) for t in (pos, hardness, sigma)]
+    analytic = torch.autograd.grad(chi_gradient_along(*inputs, create_graph=True), inputs)
+    h = 1e-5
+    for k, (name, value) in enumerate(zip(("positions", "hardness", "sigma"), (pos, hardness, sigma))):
+        for index in ((0, 2), (4, 0)) if k == 0 else (0, 4):
+            args = [pos, hardness, sigma]
+            plus, minus = value.clone(), value.clone()
+            plus[index] += h
+            minus[index] -= h
+            args[k] = plus
+            f_plus = float(chi_gradient_along(*args, create_graph=False))
+            args[k] = minus
+            f_minus = float(chi_gradient_along(*args, create_graph=False))
+            numerical = (f_plus - f_minus) / (2 * h)
+            assert float(analytic[k][index]) == pytest.approx(numerical, rel=1e-5, abs=1e-8), (name, index)

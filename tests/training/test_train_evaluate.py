@@ -29,8 +29,8 @@ class WithCharges(AtomisticModel):
     def outputs(self):
         return super().outputs + ("charges",)
 
-    def per_atom(self, graph, positions, cell, options=None):
-        out = super().per_atom(graph, positions, cell, options)
+    def per_atom(self, graph, positions, cell, options=None, electric_field=None):
+        out = super().per_atom(graph, positions, cell, options, electric_field)
         out["charges"] = 0.1 * torch.tanh(out["atomic_energies"])
         return out
 

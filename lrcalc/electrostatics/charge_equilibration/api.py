@@ -8,7 +8,8 @@ get the potential :math:`\phi` (eV/e) of the solution, and returns the charges (
 
     E = \sum_i \big(\chi_i q_i + \tfrac12 J_i q_i^2 + \tfrac12 q_i \phi_i\big) \quad (\text{eV})
 
-with implicit gradients (:mod:`.implicit`) when an input requires grad.
+with implicit gradients (:mod:`.implicit`) when an input requires grad. The charges obey the
+total charge of the structure, or with ``fragments`` the total of each fragment (:mod:`.constraints`).
 """
 
 import dataclasses
@@ -18,6 +19,7 @@ import torch
 from ..coulomb import CoulombOperator
 from ..tuning import CoulombParameters
 from ..validation import check_system
+from .constraints import ChargeConstraints
 from .conjugate_gradient import ConjugateGradientSolver, QeqConvergenceError
 from .dense import DenseSolver
 from .implicit import newton_step
@@ -36,7 +38,8 @@ class QeqInfo:
     :param iterations: CG iterations of the charge solve (0 for the dense solver, or for a CG start
         already within the tolerance).
     :param residual: final relative residual of the charge solve: the projected gradient
-        :math:`|P(Hq + \\chi)|` over its value at the uniform start :math:`q = Q/N`.
+        :math:`|P(Hq + \\chi)|` over its value at the uniform start (:math:`q = Q/N`; with
+        fragments, each fragment's total spread over its atoms).
     :param parameters: the Coulomb parameters used.
     :param potential: electrostatic potential φ (eV/e, [N]) of the solved charges, differentiable
         like the energy (lets a caller split the energy per atom, χᵢqᵢ + ½Jᵢqᵢ² + ½qᵢφᵢ, without
@@ -48,7 +51,11 @@ class QeqInfo:
         the projected incoming gradient.
     :param preconditioner: the one-level preconditioner the charge solve ended with (``"mesh"``,
         ``"jacobi"``; ``"none"`` for the dense solver): a coarse-mesh preconditioner found
-        indefinite during the iterations is replaced by Jacobi (see :mod:`.conjugate_gradient`).
+        indefinite during the iterations is replaced by Jacobi (see :mod:`.conjugate_gradient`), and
+        so is one asked for with more than
+        :data:`~.preconditioning.MESH_MAX_FRAGMENTS` fragments (see :mod:`.preconditioning`).
+    :param num_fragments: constraints of the solve: 1 for the total charge alone, else the number
+        of fragments whose totals were kept.
     """
 
     solver: str
@@ -59,6 +66,7 @@ class QeqInfo:
     adjoint_iterations: list[int] = dataclasses.field(default_factory=list)
     adjoint_residuals: list[float] = dataclasses.field(default_factory=list)
     preconditioner: str = "none"
+    num_fragments: int = 1
 
 
 def _check_inputs(n, chi, hardness, initial_charges):
@@ -97,11 +105,15 @@ def qeq(
     preconditioner: str = "auto",
     return_info: bool = False,
     warm_start: QeqWarmStart | None = None,
+    fragments: torch.Tensor | None = None,
+    fragment_charges: torch.Tensor | None = None,
 ):
     r"""Equilibrated charges (e) and the minimised Qeq energy (eV).
 
     Minimises :math:`\sum_i(\chi_i q_i + \tfrac12 J_i q_i^2) + E_{\mathrm{coul}}(q)` subject
-    to :math:`\sum_i q_i` = ``total_charge``. Differentiable (implicit differentiation, see
+    to :math:`\sum_i q_i` = ``total_charge``, or with ``fragments`` to
+    :math:`\sum_{i\in f} q_i` = ``fragment_charges[f]`` for every fragment f (:mod:`.constraints`:
+    no charge moves between fragments, at any distance). Differentiable (implicit differentiation, see
     :mod:`.implicit`) with respect to ``chi``, ``hardness``, ``sigma``, ``positions``
     and ``cell``, including second derivatives of the energy.
 
@@ -111,6 +123,7 @@ def qeq(
         must make the problem positive definite (positive values are safe).
     :param sigma: ``[N]`` Gaussian widths (Å), or ``None`` for point charges.
     :param total_charge: net charge Q (e); periodic cells get a neutralising background.
+        With fragments it must equal the sum of ``fragment_charges``.
     :param cell: ``[3, 3]`` cell vectors as rows (Å) or ``None``. :param pbc: three bools.
     :param method: Coulomb strategy, ``"auto"``, ``"direct"``, ``"ewald"``, ``"pme"``,
         ``"p3m"``. :param accuracy: relative accuracy of the Coulomb operator.
@@ -119,9 +132,9 @@ def qeq(
         ``"cg"``.
     :param tol: CG tolerance on the projected residual :math:`\|P(Hq + \chi)\|`
         relative to its value at the uniform start :math:`q = Q/N` (``P`` removes the
-        mean); default ``accuracy``: the charges, and through the implicit gradients the
-        forces, then carry a relative error of about ``accuracy`` like the Coulomb sums,
-        while the energy, stationary in q, is accurate to its square. Above
+        mean, of each fragment with fragments); default ``accuracy``: the charges, and through
+        the implicit gradients the forces, then carry a relative error of about ``accuracy``
+        like the Coulomb sums, while the energy, stationary in q, is accurate to its square. Above
         :data:`~.conjugate_gradient.FLOAT32_SOLVE_TOL` the iterations run in float32.
     :param max_iter: CG iteration limit; :class:`~.conjugate_gradient.QeqConvergenceError` beyond it.
     :param parameters: frozen Coulomb parameters (see :func:`~lrcalc.electrostatics.tune`).
@@ -137,6 +150,11 @@ def qeq(
         the backward solve, and the search directions of earlier solves precondition both; its
         ``stats`` log the iterations of both. Any starting point gives the same result to the
         tolerance; a close one saves iterations.
+    :param fragments: ``[N]`` integer fragment index of each atom, 0 … F−1 (every fragment
+        non-empty), or ``None``: the total-charge constraint alone (a single fragment of all atoms
+        gives the same charges and energy).
+    :param fragment_charges: ``[F]`` total charge of each fragment (e); required with
+        ``fragments``. Constants: no gradient flows to them.
     :return: ``(charges [N] in e, energy in eV)`` (and ``info``).
     """
     cell, pbc = check_system(positions, cell, pbc, sigma, method if parameters is None else parameters.method)
@@ -150,6 +168,14 @@ def qeq(
         raise ValueError(f"unknown preconditioner {preconditioner!r}; use 'auto', 'mesh' or 'jacobi'")
     tol = accuracy if tol is None else tol
     total_charge = float(total_charge)
+    if (fragments is None) != (fragment_charges is None):
+        raise ValueError("fragments and fragment_charges go together: give the fragment index of every "
+                         "atom and the total charge (e) of every fragment, or neither")
+    like = chi.detach()
+    if fragments is None:
+        constraints = ChargeConstraints.total(n, total_charge, like)
+    else:
+        constraints = ChargeConstraints.from_fragments(fragments, fragment_charges, total_charge, n, like)
 
     def detach(t):
         return None if t is None else t.detach()
@@ -163,7 +189,7 @@ def qeq(
 
     if solver != "cg":
         warm_start = None  # the dense solver needs no starting point
-    coarse_space = None if warm_start is None else warm_start.space(n)
+    coarse_space = None if warm_start is None else warm_start.space(n, constraints)
     if preconditioner == "auto" and coarse_space is not None and not all(pbc):
         # slabs: the coarse mesh of the padded cell helps little, the recycled coarse space a lot;
         # with it, Jacobi takes as few iterations (2254-atom BTA/Cu slab in Langevin MD with
@@ -173,14 +199,19 @@ def qeq(
     with torch.no_grad():
         chi0, hard0 = chi.detach(), hardness.detach()
         if solver == "dense":
-            hardness_solver = DenseSolver(coulomb, hard0)
+            hardness_solver = DenseSolver(coulomb, hard0, constraints)
         else:
             hardness_solver = ConjugateGradientSolver(
-                coulomb, hard0, detach(sigma), tol, max_iter, detach(positions), detach(cell), preconditioner
+                coulomb, hard0, detach(sigma), tol, max_iter, detach(positions), detach(cell), preconditioner,
+                constraints,
             )
-        # residual scale: the projected gradient at the uniform cold start q = Q/N
-        cold = chi0 + (hardness_solver(torch.ones_like(chi0)) * (total_charge / n) if total_charge else 0.0)
-        scale = float(torch.linalg.norm(cold - cold.mean()))
+        # residual scale: the projected gradient at the uniform cold start (q = Q/N per fragment)
+        if constraints.single:
+            cold = chi0 + (hardness_solver(torch.ones_like(chi0)) * (total_charge / n) if total_charge else 0.0)
+        else:
+            totals = constraints.totals
+            cold = chi0 + (hardness_solver(constraints.uniform()) if bool((totals != 0).any()) else 0.0)
+        scale = float(torch.linalg.norm(constraints.project(cold)))
         hardness_solver.scale = scale if scale > 0 else 1.0
         if initial_charges is None and warm_start is not None:
             initial_charges = warm_start.charge_start(positions)
@@ -189,14 +220,15 @@ def qeq(
         if warm_start is not None:
             hardness_solver.use_coarse_space(coarse_space)
             record = []
-        q_star, iterations, residual = hardness_solver.solve(-chi0, total_charge, init, record=record)
+        q_star, iterations, residual = hardness_solver.solve(-chi0, constraints.totals, init, record=record)
         if warm_start is not None:
             warm_start.add_charge_solve(positions, q_star, record, iterations, residual)
             hardness_solver.warm_start = warm_start
 
     phi = coulomb(q_star)
     if needs_grad:
-        charges, energy = newton_step(q_star, phi, chi, hardness, hardness_solver)
+        charges, energy = newton_step(q_star, phi, chi, hardness, hardness_solver,
+                                      apply_hessian=lambda y: hardness * y + coulomb(y))
     else:
         charges = q_star
         energy = (chi0 * q_star).sum() + 0.5 * (hard0 * q_star**2).sum() + 0.5 * (q_star * phi).sum()
@@ -204,6 +236,6 @@ def qeq(
         # the adjoint lists are the solver's: they fill in as backward passes run
         info = QeqInfo(solver, iterations, residual, coulomb.parameters, phi,
                        hardness_solver.adjoint_iterations, hardness_solver.adjoint_residuals,
-                       getattr(hardness_solver, "preconditioner_name", "none"))
+                       getattr(hardness_solver, "preconditioner_name", "none"), constraints.num_fragments)
         return charges, energy, info
     return charges, energy

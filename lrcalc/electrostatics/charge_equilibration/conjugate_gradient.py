@@ -1,9 +1,11 @@
-r"""Matrix-free Qeq solver: preconditioned conjugate gradients on the plane :math:`\sum_i q_i = Q`.
+r"""Matrix-free Qeq solver: preconditioned conjugate gradients on the constraints :math:`C^{\mathsf T} q = Q`.
 
 Minimises :math:`\tfrac12 q^{\mathsf T} H q - b^{\mathsf T} q` (eV) with
-:math:`H = k_e A + \operatorname{diag}(J)` (eV/e²) from a start :math:`q_0` corrected to
-:math:`\sum_i q_i = Q` (e). The residual :math:`r = P(b - Hq)` (eV/e; ``P`` removes the mean)
-stays on the plane, and CG stops when :math:`|r| \le \mathrm{tol}\cdot\mathrm{scale}`. Each
+:math:`H = k_e A + \operatorname{diag}(J)` (eV/e²) from a start :math:`q_0` corrected to the
+constraints (:mod:`.constraints`: :math:`\sum_i q_i = Q`, or the total :math:`Q_f` (e) of each
+fragment). The residual :math:`r = P(b - Hq)` (eV/e; ``P`` removes each fragment's mean) and the
+preconditioned directions stay in the null space of the constraints, so every iterate keeps the
+fragment totals; CG stops when :math:`|r| \le \mathrm{tol}\cdot\mathrm{scale}`. Each
 iteration applies the Coulomb operator once (Ewald or P3M/PME, with pair list, kernel values and
 mesh weights built once, pair sum and mesh spreading as sparse CSR products): O(N) memory.
 Preconditioners: :mod:`.preconditioning`.
@@ -20,12 +22,13 @@ with close pairs (random-uniform positions) it was indefinite (rᵀM⁻¹r < 0 f
 at 2·10⁴ atoms) until its correction was bounded by the densest region of the structure
 (:mod:`lrcalc.electrostatics.preconditioner`). As a safety net, a cycle that meets rᵀz ≤ 0 stops
 and the solver continues with the Jacobi preconditioner, positive definite for positive hardnesses.
-The solution is returned in the dtype of the right-hand side, corrected to the exact total charge.
+The solution is returned in the dtype of the right-hand side, corrected to the exact totals.
 """
 
 import torch
 
 from ..coulomb import CoulombOperator
+from .constraints import ChargeConstraints
 from .hardness import HardnessSolver
 from .preconditioning import TwoLevelPreconditioner, one_level
 
@@ -58,6 +61,8 @@ class ConjugateGradientSolver(HardnessSolver):
     :param max_iter: iteration limit (:class:`QeqConvergenceError` beyond it).
     :param positions: ``[N, 3]`` (Å) and :param cell: ``[3, 3]`` (Å), detached, for the mesh
         preconditioner. :param preconditioner: ``"auto"``, ``"mesh"`` or ``"jacobi"``.
+    :param constraints: the fragment totals (:class:`~.constraints.ChargeConstraints`; default:
+        the total charge alone).
 
     With a :class:`~.warm_start.QeqWarmStart` in :attr:`warm_start` (set after the charge solve)
     the adjoint solves start from its extrapolated adjoints, use its coarse space and update it.
@@ -75,15 +80,20 @@ class ConjugateGradientSolver(HardnessSolver):
         positions: torch.Tensor | None = None,
         cell: torch.Tensor | None = None,
         preconditioner: str = "auto",
+        constraints: ChargeConstraints | None = None,
     ):
-        super().__init__(hardness, torch.float32 if tol > FLOAT32_SOLVE_TOL else hardness.dtype)
+        if constraints is None:
+            constraints = ChargeConstraints.total(hardness.shape[0], 0.0, hardness)
+        super().__init__(hardness, torch.float32 if tol > FLOAT32_SOLVE_TOL else hardness.dtype, constraints)
         self.tol = tol
         self.max_iter = max_iter
         # float64 even under float32 iterations: the coarse-mesh Woodbury correction cancels the
         # diagonal to ~1e-3, and in float32 it lost symmetry (random-uniform 10⁴ atoms: 126 float32
         # iterations to 1e-4 against 82 in float64 to 1e-6)
-        self.one_level = one_level(preconditioner, coulomb, hardness, sigma, positions, cell, hardness.dtype)
-        self._jacobi = lambda: one_level("jacobi", coulomb, hardness, sigma, positions, cell, hardness.dtype)
+        self.one_level = one_level(preconditioner, coulomb, hardness, sigma, positions, cell, hardness.dtype,
+                                   constraints)
+        self._jacobi = lambda: one_level("jacobi", coulomb, hardness, sigma, positions, cell, hardness.dtype,
+                                         constraints)
         #: the preconditioner of the next solves: one level, or two with a coarse space
         self.precondition = self.one_level
         # the detached matrix-vector product of the iterations, tables cast once
@@ -116,8 +126,9 @@ class ConjugateGradientSolver(HardnessSolver):
             coulomb = self.coulomb_product(q.to(self.dtype)).to(self.exact_hardness.dtype)
             return coulomb + self.exact_hardness * q.to(self.exact_hardness.dtype)
 
-    def solve(self, rhs, total, initial=None, scale=None, record=None):
-        """CG from ``initial`` (default: uniform ``total / N``) with iterative refinement (module
+    def solve(self, rhs, totals, initial=None, scale=None, record=None):
+        """CG from ``initial`` (default: each fragment's total ``totals`` ``[F]`` (e) spread evenly),
+        corrected to the totals, with iterative refinement (module
         docstring); with a list ``record``, the search directions and their (projected) products
         with ``H`` are appended to it as ``(p, Hp)``. Returns ``(q, iterations, residual)``: the
         charges, the CG iterations of all cycles, the final relative float64 residual."""
@@ -126,19 +137,19 @@ class ConjugateGradientSolver(HardnessSolver):
         out_dtype = rhs.dtype
         exact_dtype = self.exact_hardness.dtype
         rhs = rhs.to(exact_dtype)
-        q = (torch.full_like(rhs, total / n) if initial is None
-             else initial.to(exact_dtype) + (total - float(initial.sum())) / n)
+        constraints = self.constraints
+        totals = totals.to(exact_dtype)
+        q = (constraints.uniform(totals) if initial is None
+             else constraints.correct(initial.to(exact_dtype), totals))
         target = self.tol * scale
         mixed = self.dtype != exact_dtype
         iterations, history = 0, []
         for _ in range(MAX_CYCLES):
-            r = rhs - self.exact(q)
-            r = r - r.mean()
+            r = constraints.project(rhs - self.exact(q))
             norm = float(torch.linalg.norm(r))
             history.append(norm / scale)
             if norm <= target:
-                q = q.to(out_dtype)
-                return q + (total - q.sum()) / n, iterations, norm / scale
+                return constraints.correct(q.to(out_dtype), totals), iterations, norm / scale
             if iterations >= self.max_iter:
                 break
             cycle_target = max(target, FLOAT32_REDUCTION * norm) if mixed else target
@@ -158,10 +169,12 @@ class ConjugateGradientSolver(HardnessSolver):
         )
 
     def _cycle(self, r, target, max_iter, record):
-        """One preconditioned CG cycle for H d = r on the zero-sum plane, from d = 0, in the dtype of
+        """One preconditioned CG cycle for H d = r in the null space of the constraints (per-fragment
+        zero-sum vectors), from d = 0, in the dtype of
         the iterations: stops at |r| ≤ target, after ``max_iter`` iterations, or when stagnating.
         Returns (d, iterations, whether the preconditioner was found indefinite)."""
         d = torch.zeros_like(r)
+        project = self.constraints.project
         precondition = self.precondition
         z = precondition(r)
         p = z
@@ -172,11 +185,10 @@ class ConjugateGradientSolver(HardnessSolver):
         for iteration in range(1, max_iter + 1):
             hp = self(p)
             if record is not None:
-                record.append((p, hp - hp.mean()))
+                record.append((p, project(hp)))
             alpha = rz / torch.dot(p, hp)
             d = d + alpha * p
-            r = r - alpha * hp
-            r = r - r.mean()
+            r = project(r - alpha * hp)
             norm = float(torch.linalg.norm(r))
             if norm <= target or not norm == norm:  # converged (or NaN: the true residual decides)
                 return d, iteration, False
@@ -210,11 +222,11 @@ class ConjugateGradientSolver(HardnessSolver):
         if warm is None:
             return super().adjoint_solve(b, norm)
         initial = warm.adjoint_start()
-        self.use_coarse_space(warm.space(b.shape[0]))
+        self.use_coarse_space(warm.space(b.shape[0], self.constraints))
         record = []
-        y, iterations, residual = self.solve(
-            b, 0.0, initial=None if initial is None else initial.to(b.dtype), scale=norm, record=record
-        )
-        y = y - y.mean()
+        start = None if initial is None else initial.to(b.dtype)
+        zero = torch.zeros_like(self.constraints.totals)
+        y, iterations, residual = self.solve(b, zero, initial=start, scale=norm, record=record)
+        y = self.constraints.project(y)
         warm.add_adjoint_solve(y.detach(), record, iterations, residual)
         return y, iterations, residual

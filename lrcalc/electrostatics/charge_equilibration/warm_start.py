@@ -130,9 +130,19 @@ class QeqWarmStart:
         if self.recycle:
             self.coarse.extend(directions)
 
-    def space(self, n: int) -> tuple | None:
-        """The stored ``(W, HW, WᵀHW)`` for a system of ``n`` atoms, or ``None``."""
-        return self.coarse.get(n) if self.recycle else None
+    def space(self, n: int, constraints=None) -> tuple | None:
+        """The stored ``(W, HW, WᵀHW)`` for a system of ``n`` atoms, or ``None``.
+
+        With fragment ``constraints`` (:class:`~.constraints.ChargeConstraints`) a stored space whose
+        columns do not sum to zero over each fragment (solves of other fragments) is dropped: it
+        would move charge between fragments. Any column of a space is zero-sum overall, so the total
+        charge alone accepts every space."""
+        space = self.coarse.get(n) if self.recycle else None
+        if space is not None and constraints is not None and not constraints.single \
+                and not constraints.holds_for_columns(space[0]):
+            self.coarse = CoarseSpace(None)
+            return None
+        return space
 
     def charge_start(self, positions: torch.Tensor) -> torch.Tensor | None:
         """Starting point ``[N]`` (e) of the charge solve at ``positions``, or ``None``."""
