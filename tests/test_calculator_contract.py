@@ -77,7 +77,7 @@ def test_calculators_never_change_the_model_they_share():
 def test_settings_are_ase_parameters():
     calc = LRCalculator("dimers_qeq.pt")
     assert calc.todict(skip_default=False) == {"device": "cpu", "dtype": None, "coulomb_accuracy": None,
-                                               "electric_field": None}
+                                               "electric_field": None, "electrode_potentials": None}
     assert calc.todict() == {}
     atoms = benzotriazole()
     atoms.calc = calc
