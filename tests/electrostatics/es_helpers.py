@@ -72,3 +72,27 @@ def molecule(seed=1, n=6):
 
 def relative_rms(a, b):
     return float(torch.linalg.norm(a - b) / torch.linalg.norm(b))
+
+
+QEQ_GEOMETRIES = {
+    "molecule": {"pbc": (False, False, False), "method": "direct"},
+    "ewald": {"pbc": (True, True, True), "method": "ewald"},
+    "p3m": {"pbc": (True, True, True), "method": "p3m"},
+    "slab": {"pbc": (True, True, False), "method": "ewald"},
+}
+"""Geometry kinds of the Qeq tests: periodicity and Coulomb method."""
+
+
+def qeq_system(kind, n=16, seed=0):
+    """A Qeq problem of ``n`` atoms of a geometry kind of :data:`QEQ_GEOMETRIES`: positions (Å), cell
+    (or ``None``), χ (eV/e), hardness in 4–6 eV/e² and widths in 0.8–1.2 Å, float64."""
+    if kind == "molecule":
+        pos, _ = molecule(seed=seed, n=n)
+        cell = None
+    else:
+        pos, cell, _ = random_ions(n, density=0.05, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 10)
+    chi = torch.randn(len(pos), generator=gen, dtype=DTYPE)
+    hardness = 4.0 + 2.0 * torch.rand(len(pos), generator=gen, dtype=DTYPE)
+    sigma = 0.8 + 0.4 * torch.rand(len(pos), generator=gen, dtype=DTYPE)
+    return pos, cell, chi, hardness, sigma

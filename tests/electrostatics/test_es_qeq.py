@@ -2,39 +2,19 @@
 
 import pytest
 import torch
-from es_helpers import DTYPE, molecule, random_ions
+from es_helpers import DTYPE, QEQ_GEOMETRIES, qeq_system
 
 from lrcalc.electrostatics import QeqConvergenceError, coulomb_energy, qeq, tune
 
-GEOMETRIES = {
-    "molecule": {"pbc": (False, False, False), "method": "direct"},
-    "ewald": {"pbc": (True, True, True), "method": "ewald"},
-    "p3m": {"pbc": (True, True, True), "method": "p3m"},
-    "slab": {"pbc": (True, True, False), "method": "ewald"},
-}
 
-
-def system(kind, n=16, seed=0):
-    if kind == "molecule":
-        pos, _ = molecule(seed=seed, n=n)
-        cell = None
-    else:
-        pos, cell, _ = random_ions(n, density=0.05, seed=seed)
-    gen = torch.Generator().manual_seed(seed + 10)
-    chi = torch.randn(len(pos), generator=gen, dtype=DTYPE)
-    hardness = 4.0 + 2.0 * torch.rand(len(pos), generator=gen, dtype=DTYPE)
-    sigma = 0.8 + 0.4 * torch.rand(len(pos), generator=gen, dtype=DTYPE)
-    return pos, cell, chi, hardness, sigma
-
-
-@pytest.mark.parametrize("kind", list(GEOMETRIES))
+@pytest.mark.parametrize("kind", list(QEQ_GEOMETRIES))
 @pytest.mark.parametrize("total", [0.0, -1.5])
 def test_constraint_dense_vs_cg_and_optimality(kind, total):
-    pos, cell, chi, hardness, sigma = system(kind)
+    pos, cell, chi, hardness, sigma = qeq_system(kind)
     opts = {
         "cell": cell,
-        "pbc": GEOMETRIES[kind]["pbc"],
-        "method": GEOMETRIES[kind]["method"],
+        "pbc": QEQ_GEOMETRIES[kind]["pbc"],
+        "method": QEQ_GEOMETRIES[kind]["method"],
         "accuracy": 1e-8,
     }
     q_dense, e_dense = qeq(pos, chi, hardness, sigma, total, solver="dense", **opts)
@@ -60,7 +40,7 @@ def test_constraint_dense_vs_cg_and_optimality(kind, total):
 
 
 def test_cg_matches_dense_with_p3m_at_larger_size():
-    pos, cell, chi, hardness, sigma = system("p3m", n=128, seed=4)
+    pos, cell, chi, hardness, sigma = qeq_system("p3m", n=128, seed=4)
     params = tune(pos, cell, (True,) * 3, sigma, "p3m", 1e-6)
     q_dense, _ = qeq(pos, chi, hardness, sigma, cell=cell, parameters=params, solver="dense")
     for preconditioner in ("mesh", "jacobi"):
@@ -82,9 +62,9 @@ def test_cg_matches_dense_with_p3m_at_larger_size():
 @pytest.mark.parametrize("solver", ["dense", "cg"])
 def test_gradcheck_qeq(kind, solver):
     """Exact first derivatives of charges and energy w.r.t. all inputs (implicit solve)."""
-    pos, cell, chi, hardness, sigma = system(kind, n=6, seed=1)
-    pbc = GEOMETRIES[kind]["pbc"]
-    params = tune(pos, cell, pbc, sigma, GEOMETRIES[kind]["method"], 1e-8) if cell is not None else None
+    pos, cell, chi, hardness, sigma = qeq_system(kind, n=6, seed=1)
+    pbc = QEQ_GEOMETRIES[kind]["pbc"]
+    params = tune(pos, cell, pbc, sigma, QEQ_GEOMETRIES[kind]["method"], 1e-8) if cell is not None else None
 
     def fn(p, c, x, j, s):
         return qeq(
@@ -110,9 +90,9 @@ def test_gradcheck_qeq(kind, solver):
 @pytest.mark.parametrize("kind", ["molecule", "ewald"])
 def test_gradgradcheck_qeq_energy(kind):
     """Exact second derivatives of the Qeq energy (forces in a training loss)."""
-    pos, cell, chi, hardness, sigma = system(kind, n=4, seed=2)
-    pbc = GEOMETRIES[kind]["pbc"]
-    params = tune(pos, cell, pbc, sigma, GEOMETRIES[kind]["method"], 1e-6) if cell is not None else None
+    pos, cell, chi, hardness, sigma = qeq_system(kind, n=4, seed=2)
+    pbc = QEQ_GEOMETRIES[kind]["pbc"]
+    params = tune(pos, cell, pbc, sigma, QEQ_GEOMETRIES[kind]["method"], 1e-6) if cell is not None else None
 
     def energy(p, x, j, s):
         return qeq(p, x, j, s, 0.0, cell=cell, pbc=pbc, solver="cg", tol=1e-13, parameters=params)[1]
@@ -123,7 +103,7 @@ def test_gradgradcheck_qeq_energy(kind):
 
 def test_force_loss_gradient_equals_finite_differences():
     """d/dχ of a force-matching loss (double backward through the solve) vs finite differences."""
-    pos, cell, chi, hardness, sigma = system("ewald", n=8, seed=3)
+    pos, cell, chi, hardness, sigma = qeq_system("ewald", n=8, seed=3)
     params = tune(pos, cell, (True,) * 3, sigma, "ewald", 1e-10)
 
     def loss(x, create_graph):
@@ -145,7 +125,7 @@ def test_force_loss_gradient_equals_finite_differences():
 
 def test_forces_are_envelope_derivatives():
     """Qeq forces equal finite differences of the minimised energy."""
-    pos, cell, chi, hardness, sigma = system("ewald", n=10, seed=5)
+    pos, cell, chi, hardness, sigma = qeq_system("ewald", n=10, seed=5)
     params = tune(pos, cell, (True,) * 3, sigma, "ewald", 1e-10)
     p = pos.clone().requires_grad_(True)
     _, energy = qeq(p, chi, hardness, sigma, cell=cell, parameters=params, solver="cg", tol=1e-13)
@@ -160,7 +140,7 @@ def test_forces_are_envelope_derivatives():
 
 
 def test_warm_start_reduces_iterations():
-    pos, cell, chi, hardness, sigma = system("p3m", n=64, seed=6)
+    pos, cell, chi, hardness, sigma = qeq_system("p3m", n=64, seed=6)
     q0, _ = qeq(pos, chi, hardness, sigma, cell=cell, solver="cg")
     moved = pos + 0.01 * torch.randn(pos.shape, generator=torch.Generator().manual_seed(1), dtype=DTYPE)
     q1, _, warm = qeq(
@@ -176,7 +156,7 @@ def test_warm_start_object_carries_charges_and_adjoint():
     (adjoint) solve from the previous solutions; results agree with cold solves."""
     from lrcalc.electrostatics import QeqWarmStart
 
-    pos, cell, chi, hardness, sigma = system("p3m", n=64, seed=6)
+    pos, cell, chi, hardness, sigma = qeq_system("p3m", n=64, seed=6)
     warm = QeqWarmStart()
     weights = torch.linspace(-1.0, 1.0, len(pos), dtype=DTYPE)  # an energy that depends on q: Σ w_i q_i²
 
@@ -205,7 +185,7 @@ def test_info_reports_the_charge_and_adjoint_solves(solver):
     start (used by the iterative solver only) logs the same in its stats."""
     from lrcalc.electrostatics import QeqWarmStart
 
-    pos, cell, chi, hardness, sigma = system("p3m", n=64, seed=6)
+    pos, cell, chi, hardness, sigma = qeq_system("p3m", n=64, seed=6)
     tol = 1e-8
     warm = QeqWarmStart()
     positions = pos.clone().requires_grad_(True)
@@ -233,13 +213,13 @@ def test_info_reports_the_charge_and_adjoint_solves(solver):
 
 
 def test_non_convergence_raises():
-    pos, cell, chi, hardness, sigma = system("ewald", n=32, seed=7)
+    pos, cell, chi, hardness, sigma = qeq_system("ewald", n=32, seed=7)
     with pytest.raises(QeqConvergenceError, match="did not converge"):
         qeq(pos, chi, hardness, sigma, cell=cell, solver="cg", max_iter=2, tol=1e-14)
 
 
 def test_bad_qeq_input():
-    pos, _, chi, hardness, sigma = system("molecule", n=4)
+    pos, _, chi, hardness, sigma = qeq_system("molecule", n=4)
     with pytest.raises(ValueError, match="chi"):
         qeq(pos, chi[:3], hardness, sigma)
     with pytest.raises(ValueError, match="NaN"):
@@ -250,7 +230,7 @@ def test_bad_qeq_input():
 
 def test_adjoint_solve_is_relative_to_the_incoming_gradient():
     """Tiny loss gradients (scaled by 1e-9) are solved as accurately as large ones."""
-    pos, cell, chi, hardness, sigma = system("ewald", n=24, seed=8)
+    pos, cell, chi, hardness, sigma = qeq_system("ewald", n=24, seed=8)
     params = tune(pos, cell, (True,) * 3, sigma, "ewald", 1e-8)
     weights = torch.linspace(-1.0, 1.0, len(chi), dtype=DTYPE)
     grads = {}
@@ -268,8 +248,8 @@ def test_second_derivatives_of_the_charges_through_chi_are_exact(kind, solver):
     """A loss that is not stationary in q (what a model whose charges feed its features has),
     differentiated first in χ (a field enters there: Born charges), then in the positions, the
     hardness and the widths, on which S depends; against central differences."""
-    pos, cell, chi, hardness, sigma = system(kind, n=10)
-    opts = {"cell": cell, "pbc": GEOMETRIES[kind]["pbc"], "method": GEOMETRIES[kind]["method"],
+    pos, cell, chi, hardness, sigma = qeq_system(kind, n=10)
+    opts = {"cell": cell, "pbc": QEQ_GEOMETRIES[kind]["pbc"], "method": QEQ_GEOMETRIES[kind]["method"],
             "accuracy": 1e-10, "solver": solver}
     weights = torch.linspace(0.5, 2.0, len(pos), dtype=DTYPE)
     direction = torch.randn(len(pos), generator=torch.Generator().manual_seed(3), dtype=DTYPE)

@@ -9,31 +9,12 @@ constraint exactly.
 
 import pytest
 import torch
-from es_helpers import DTYPE, molecule, random_ions
+from es_helpers import DTYPE, QEQ_GEOMETRIES, molecule, qeq_system
 
 from lrcalc.electrostatics import QeqWarmStart, coulomb_energy, qeq, tune
 from lrcalc.electrostatics.charge_equilibration.preconditioning import MESH_MAX_FRAGMENTS
 
-GEOMETRIES = {
-    "molecule": {"pbc": (False, False, False), "method": "direct"},
-    "ewald": {"pbc": (True, True, True), "method": "ewald"},
-    "p3m": {"pbc": (True, True, True), "method": "p3m"},
-    "slab": {"pbc": (True, True, False), "method": "ewald"},
-}
 FRAGMENT_CHARGES = [1.0, -0.5, 0.0]  # e; total 0.5
-
-
-def system(kind, n=18, seed=0):
-    if kind == "molecule":
-        pos, _ = molecule(seed=seed, n=n)
-        cell = None
-    else:
-        pos, cell, _ = random_ions(n, density=0.05, seed=seed)
-    gen = torch.Generator().manual_seed(seed + 10)
-    chi = torch.randn(len(pos), generator=gen, dtype=DTYPE)
-    hardness = 4.0 + 2.0 * torch.rand(len(pos), generator=gen, dtype=DTYPE)
-    sigma = 0.8 + 0.4 * torch.rand(len(pos), generator=gen, dtype=DTYPE)
-    return pos, cell, chi, hardness, sigma
 
 
 def three_fragments(n):
@@ -43,7 +24,7 @@ def three_fragments(n):
 
 
 def options(kind, cell, accuracy=1e-8):
-    return {"cell": cell, "pbc": GEOMETRIES[kind]["pbc"], "method": GEOMETRIES[kind]["method"],
+    return {"cell": cell, "pbc": QEQ_GEOMETRIES[kind]["pbc"], "method": QEQ_GEOMETRIES[kind]["method"],
             "accuracy": accuracy}
 
 
@@ -51,9 +32,9 @@ def fragment_sums(q, fragments):
     return torch.zeros(int(fragments.max()) + 1, dtype=q.dtype).index_add_(0, fragments, q)
 
 
-@pytest.mark.parametrize("kind", list(GEOMETRIES))
+@pytest.mark.parametrize("kind", list(QEQ_GEOMETRIES))
 def test_dense_and_cg_agree_and_keep_every_fragment_total(kind):
-    pos, cell, chi, hardness, sigma = system(kind)
+    pos, cell, chi, hardness, sigma = qeq_system(kind, n=18)
     frag = three_fragments(len(pos))
     totals = torch.tensor(FRAGMENT_CHARGES, dtype=DTYPE)
     opts = options(kind, cell)
@@ -86,7 +67,7 @@ def test_dense_and_cg_agree_and_keep_every_fragment_total(kind):
 def test_mesh_and_jacobi_preconditioners_keep_the_fragments():
     """The coarse-mesh preconditioner, projected per fragment, and Jacobi both converge to the dense
     solution; with more fragments than MESH_MAX_FRAGMENTS the mesh gives way to Jacobi."""
-    pos, cell, chi, hardness, sigma = system("p3m", n=96, seed=4)
+    pos, cell, chi, hardness, sigma = qeq_system("p3m", n=96, seed=4)
     params = tune(pos, cell, (True,) * 3, sigma, "p3m", 1e-6)
     frag = three_fragments(len(pos))
     totals = torch.tensor(FRAGMENT_CHARGES, dtype=DTYPE)
@@ -112,7 +93,7 @@ def test_mesh_and_jacobi_preconditioners_keep_the_fragments():
 @pytest.mark.parametrize("kind", ["molecule", "ewald", "p3m"])
 def test_one_fragment_is_the_total_charge_constraint(kind, solver):
     """Every atom in fragment 0 reproduces the total-charge solve bit for bit."""
-    pos, cell, chi, hardness, sigma = system(kind, seed=2)
+    pos, cell, chi, hardness, sigma = qeq_system(kind, n=18, seed=2)
     opts = options(kind, cell, 1e-6)
     params = tune(pos, cell, opts["pbc"], sigma, opts["method"], 1e-6)
     opts["parameters"] = params
@@ -151,9 +132,9 @@ def test_far_apart_fragments_keep_their_charges():
 @pytest.mark.parametrize("kind", ["molecule", "ewald"])
 def test_gradcheck_with_fragments(kind, solver):
     """Exact first derivatives of charges and energy with several constraints."""
-    pos, cell, chi, hardness, sigma = system(kind, n=6, seed=1)
-    pbc = GEOMETRIES[kind]["pbc"]
-    params = tune(pos, cell, pbc, sigma, GEOMETRIES[kind]["method"], 1e-8) if cell is not None else None
+    pos, cell, chi, hardness, sigma = qeq_system(kind, n=6, seed=1)
+    pbc = QEQ_GEOMETRIES[kind]["pbc"]
+    params = tune(pos, cell, pbc, sigma, QEQ_GEOMETRIES[kind]["method"], 1e-8) if cell is not None else None
     frag = torch.tensor([0, 1, 0, 2, 1, 2])
 
     def fn(p, c, x, j, s):
@@ -167,7 +148,7 @@ def test_gradcheck_with_fragments(kind, solver):
 
 def test_gradgradcheck_energy_with_fragments():
     """Exact second derivatives of the Qeq energy (forces in a training loss) with fragments."""
-    pos, cell, chi, hardness, sigma = system("ewald", n=4, seed=2)
+    pos, cell, chi, hardness, sigma = qeq_system("ewald", n=4, seed=2)
     params = tune(pos, cell, (True,) * 3, sigma, "ewald", 1e-6)
     frag = torch.tensor([0, 0, 1, 1])
 
@@ -182,7 +163,7 @@ def test_gradgradcheck_energy_with_fragments():
 @pytest.mark.parametrize("solver", ["dense", "cg"])
 def test_forces_and_charge_derivatives_equal_finite_differences(solver):
     """Forces −∂E/∂r and ∂q/∂r of a fragment-constrained solve against central differences."""
-    pos, cell, chi, hardness, sigma = system("ewald", n=12, seed=5)
+    pos, cell, chi, hardness, sigma = qeq_system("ewald", n=12, seed=5)
     params = tune(pos, cell, (True,) * 3, sigma, "ewald", 1e-10)
     frag = three_fragments(len(pos))
     kwargs = {"cell": cell, "parameters": params, "solver": solver, "tol": 1e-13, "fragments": frag,
@@ -208,7 +189,7 @@ def test_forces_and_charge_derivatives_equal_finite_differences(solver):
 def test_warm_start_with_fragments():
     """A warm start carried over MD steps keeps the fragment totals and matches cold solves; a coarse
     space recycled from solves of other fragments is dropped, not used."""
-    pos, cell, chi, hardness, sigma = system("p3m", n=64, seed=6)
+    pos, cell, chi, hardness, sigma = qeq_system("p3m", n=64, seed=6)
     frag = three_fragments(len(pos))
     warm = QeqWarmStart()
     kwargs = {"cell": cell, "solver": "cg", "tol": 1e-10, "fragments": frag,
@@ -229,7 +210,7 @@ def test_warm_start_with_fragments():
 
 
 def test_bad_fragment_input():
-    pos, _, chi, hardness, sigma = system("molecule", n=4)
+    pos, _, chi, hardness, sigma = qeq_system("molecule", n=4)
     frag = torch.tensor([0, 0, 1, 1])
     cases = [
         ({"fragments": frag}, "go together"),
