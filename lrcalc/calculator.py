@@ -473,6 +473,8 @@ def committee_results(outputs: list[dict], atoms, has_volume: bool, committee: b
     """ASE results from the members' outputs (numpy, float64): the mean of each, and for a
     committee the spreads (see :class:`LRCalculator`)."""
     def mean(name):
+        if len(outputs) == 1:
+            return outputs[0][name]
         return np.mean([out[name] for out in outputs], axis=0)
 
     energies = np.array([float(out["energy"][0]) for out in outputs])

@@ -27,6 +27,7 @@ built from tensors that require grad.
 import torch
 
 from .constants import COULOMB_CONSTANT
+from .cell import cell_volume
 from .direct import DirectSum
 from .ewald import EwaldKSpace
 from .kernels import background_coefficient, self_coefficient
@@ -47,6 +48,8 @@ class CoulombOperator:
     :param accuracy: relative accuracy for :func:`~.tuning.tune`.
     :param parameters: frozen :class:`~.tuning.CoulombParameters` (overrides ``method``
         and ``accuracy``); use them for smooth NPT dynamics.
+    :param checked: the inputs already passed :func:`~.validation.check_system` (``cell`` and
+        ``pbc`` as it returns them): a caller that validated them skips the second check.
     """
 
     def __init__(
@@ -58,16 +61,20 @@ class CoulombOperator:
         method: str = "auto",
         accuracy: float = 1e-6,
         parameters: CoulombParameters | None = None,
+        *,
+        checked: bool = False,
     ):
         if parameters is not None:
             method = parameters.method
-        cell, pbc = check_system(positions, cell, pbc, sigma, method)
+        if not checked:
+            cell, pbc = check_system(positions, cell, pbc, sigma, method)
         n_atoms = positions.shape[0]
         method = resolve_method(method, n_atoms, pbc)
         if parameters is None:
             parameters = tune(positions, cell, pbc, sigma, method, accuracy)
         self.parameters = parameters
         self.n_atoms = n_atoms
+        self.device = positions.device
         self.pbc = pbc
         self.sigma = sigma
         self.parts = []
@@ -91,7 +98,7 @@ class CoulombOperator:
             shape = mesh_shape(cell, parameters.mesh_spacing)
             self.parts.append(MeshKSpace(positions, cell, smearing, shape, parameters.order, method))
         self.on_site = self_coefficient(sigma, smearing)
-        self.background = background_coefficient(smearing, torch.abs(torch.linalg.det(cell)))
+        self.background = background_coefficient(smearing, cell_volume(cell))
 
     def __call__(self, charges: torch.Tensor) -> torch.Tensor:
         """Potential (eV/e), same shape as ``charges`` (e)."""
@@ -109,6 +116,25 @@ class CoulombOperator:
             phi = phi + self.slab(q)
         phi = COULOMB_CONSTANT * phi
         return phi.squeeze(-1) if single else phi
+
+    def matrix(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """The operator as a dense ``[N, N]`` matrix (eV/e²), ``φ = A q``; differentiable with respect
+        to what the operator was built from. O(N²) memory: for the direct solve of small systems."""
+        n = self.n_atoms
+        device = self.device
+        matrix = self.parts[0].matrix(n, dtype, device)
+        for part in self.parts[1:]:
+            matrix = matrix + part.matrix(n, dtype, device)
+        if self.background is not None:
+            on_site = self.on_site
+            if isinstance(on_site, torch.Tensor):
+                matrix = matrix + torch.diag_embed(on_site.to(dtype))
+            else:
+                matrix = matrix + on_site * torch.eye(n, dtype=dtype, device=device)
+            matrix = matrix + self.background
+        if self.slab is not None:
+            matrix = matrix + self.slab.matrix(n, dtype, device)
+        return COULOMB_CONSTANT * matrix
 
     def detached(self, dtype: torch.dtype = torch.float64):
         """The same operator for one charge vector ``[N]`` (e) → potential ``[N]`` (eV/e), without

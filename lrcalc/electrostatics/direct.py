@@ -39,12 +39,15 @@ class DirectSum(CoulombStrategy):
     """Linear map ``q -> phi`` (e/Å) by the dense all-pairs sum."""
 
     def __init__(self, positions: torch.Tensor, sigma: torch.Tensor | None):
-        self.matrix = coulomb_matrix(positions, sigma)
+        self.kernel_matrix = coulomb_matrix(positions, sigma)
 
     def __call__(self, charges: torch.Tensor) -> torch.Tensor:
-        return self.matrix.to(charges.dtype) @ charges
+        return self.kernel_matrix.to(charges.dtype) @ charges
 
     def detached(self, dtype: torch.dtype):
         """The same map for one charge vector ``[N]``, without autograd, in ``dtype``."""
-        matrix = self.matrix.detach().to(dtype)
+        matrix = self.kernel_matrix.detach().to(dtype)
         return lambda q: matrix @ q
+
+    def matrix(self, n_atoms, dtype, device=None):
+        return self.kernel_matrix.to(dtype)

@@ -76,9 +76,6 @@ from .neighbors import build_pair_list
 from .tuning import TRUNCATION_SAFETY, CoulombParameters, erfcinv
 from .validation import check_system
 
-#: Columns of the electrode Coulomb matrix built per application of the operator.
-COLUMN_CHUNK = 256
-
 _SQRT2 = math.sqrt(2.0)
 
 
@@ -176,8 +173,7 @@ def constant_potential_charges(
         box = None if cell is None else cell.detach().to(torch.float64)
         coulomb = CoulombOperator(pos[electrode], box, pbc, widths[electrode], method, accuracy)
         n_el = int(electrode.sum())
-        eye = torch.eye(n_el, dtype=torch.float64)
-        h = torch.cat([coulomb(eye[:, k : k + COLUMN_CHUNK]) for k in range(0, n_el, COLUMN_CHUNK)], dim=1)
+        h = coulomb.matrix(torch.float64)
         h = 0.5 * (h + h.T)
         psi = _fixed_charge_potential(pos, box, pbc, widths, electrode, q_fixed, method, accuracy)
         target = potentials[index[electrode]]

@@ -15,6 +15,7 @@ cells and as the reference for the mesh methods.
 
 import torch
 
+from .cell import cell_volume
 from .kernels import long_range_fourier
 from .reciprocal import half_space_vectors
 from .strategy import CoulombStrategy
@@ -29,7 +30,7 @@ class EwaldKSpace(CoulombStrategy):
 
     def __init__(self, positions: torch.Tensor, cell: torch.Tensor, smearing: float, k_max: float):
         kvec = half_space_vectors(cell, k_max)
-        volume = torch.abs(torch.linalg.det(cell))
+        volume = cell_volume(cell)
         self.weights = 2.0 * long_range_fourier((kvec**2).sum(-1), smearing) / volume
         phase = positions @ kvec.T
         self.cos = torch.cos(phase)
@@ -50,3 +51,9 @@ class EwaldKSpace(CoulombStrategy):
             return cos @ (w * (q @ cos)) + sin @ (w * (q @ sin))
 
         return apply
+
+    def matrix(self, n_atoms, dtype, device=None):
+        """``[N, N]`` (1/Å): Σ_k w_k [cos(k·x_i) cos(k·x_j) + sin(k·x_i) sin(k·x_j)]."""
+        cos, sin = self.cos.to(dtype), self.sin.to(dtype)
+        w = self.weights.to(dtype)
+        return (cos * w) @ cos.T + (sin * w) @ sin.T

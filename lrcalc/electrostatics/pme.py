@@ -22,6 +22,7 @@ import math
 import torch
 from torchpme.lib import KSpaceFilter, KSpaceKernel, MeshInterpolator, P3MKSpaceFilter
 
+from .cell import cell_volume
 from .kernels import long_range_fourier
 from .sparse import csr_matrix, csr_regular
 from .strategy import CoulombStrategy
@@ -119,7 +120,7 @@ class MeshKSpace(CoulombStrategy):
         ).unsqueeze(-1)
         self.index = ((m.x_indices * shape[1] + m.y_indices) * shape[2] + m.z_indices).reshape(-1)
         self.shape = list(shape)
-        self.inverse_volume = 1.0 / torch.abs(torch.linalg.det(cell))
+        self.inverse_volume = 1.0 / cell_volume(cell)
 
     def __call__(self, charges: torch.Tensor) -> torch.Tensor:
         n_channels = charges.shape[1]

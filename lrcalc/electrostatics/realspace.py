@@ -67,3 +67,11 @@ class RealSpaceSum(CoulombStrategy):
             (self.n_atoms, self.n_atoms),
         )
         return lambda q: matrix @ q
+
+    def matrix(self, n_atoms, dtype, device=None):
+        """``[N, N]`` (1/Å): each pair's kernel value added at (i, j) and at (j, i), all images summed."""
+        values = self.values.to(dtype)
+        flat = torch.zeros(n_atoms * n_atoms, dtype=dtype, device=values.device)
+        flat = flat.index_add(0, torch.cat([self.i * n_atoms + self.j, self.j * n_atoms + self.i]),
+                              torch.cat([values, values]))
+        return flat.view(n_atoms, n_atoms)

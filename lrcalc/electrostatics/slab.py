@@ -51,6 +51,7 @@ import math
 
 import torch
 
+from .cell import cell_volume
 from .reciprocal import half_space_vectors
 from .strategy import CoulombStrategy
 
@@ -83,7 +84,7 @@ class SlabGeometry(CoulombStrategy):
         rows = [None, None, None]
         rows[a], rows[b], rows[free] = cell[a], cell[b], normal * self.thickness
         self.cell = torch.stack(rows)
-        self.volume = torch.abs(torch.linalg.det(self.cell))
+        self.volume = cell_volume(self.cell)
         self.z = z
         self.z2 = z**2  # no σ² term for Gaussian charges: see the module docstring
         self.layer = None
@@ -111,6 +112,16 @@ class SlabGeometry(CoulombStrategy):
             return phi if layer is None else phi - layer(q)
 
         return apply
+
+    def matrix(self, n_atoms, dtype, device=None):
+        """``[N, N]`` (1/Å) of the correction: (4π/V')[z_i z_j − ½(z2_i + z2_j) − L²/12], minus the
+        layer correction."""
+        z, z2 = self.z.to(dtype), self.z2.to(dtype)
+        matrix = (4.0 * math.pi / self.volume) * (
+            z.unsqueeze(1) * z - 0.5 * (z2.unsqueeze(1) + z2) - self.thickness**2 / 12.0)
+        if self.layer is not None and not self.layer.empty:
+            matrix = matrix - self.layer.matrix(n_atoms, dtype, device)
+        return matrix
 
 
 def _yeh_berkowitz(charges, z, z2, prefactor, background):
@@ -157,6 +168,13 @@ class _LayerCorrection(CoulombStrategy):
         basis = self.basis.detach().to(dtype)
         weight = self.weight.detach().squeeze(-1).to(dtype)
         return lambda q: self._apply(basis, weight, q)
+
+    def matrix(self, n_atoms, dtype, device=None):
+        """``[N, N]`` (1/Å): ½ Σ over the pairings of e^{±kz_i} with S^∓ (see :meth:`_apply`)."""
+        basis = self.basis.to(dtype)
+        weighted = basis * self.weight.squeeze(-1).to(dtype)
+        half = 2 * self.num_modes
+        return 0.5 * (weighted[:, :half] @ basis[:, half:].T + weighted[:, half:] @ basis[:, :half].T)
 
     def _apply(self, basis, weight, charges):
         """``charges`` ``[N, C]`` with ``weight`` ``[4K, 1]``, or ``[N]`` with ``weight`` ``[4K]``."""

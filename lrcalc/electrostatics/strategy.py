@@ -19,6 +19,9 @@ from collections.abc import Callable
 
 import torch
 
+#: Columns built per application of a strategy when :meth:`CoulombStrategy.matrix` has no closed form.
+COLUMN_CHUNK = 256
+
 
 class CoulombStrategy(abc.ABC):
     """One linear term ``q -> phi`` (e → e/Å) of the Coulomb operator, precomputed per geometry."""
@@ -33,3 +36,11 @@ class CoulombStrategy(abc.ABC):
         """The same map for one charge vector ``[N]`` (e) → ``[N]`` (e/Å), without autograd and
         with its precomputed tables cast to ``dtype`` once: the matrix-vector product of an
         iterative solver."""
+
+    def matrix(self, n_atoms: int, dtype: torch.dtype, device=None) -> torch.Tensor:
+        """The map as a dense ``[N, N]`` matrix (1/Å), differentiable like :meth:`__call__`: the
+        operator of a direct (dense) solve, built once instead of applied column by column. This
+        default applies the map to the identity, :data:`COLUMN_CHUNK` columns at a time (bounding the
+        temporaries of a mesh or pair sum); strategies with a closed form override it."""
+        eye = torch.eye(n_atoms, dtype=dtype, device=device)
+        return torch.cat([self(eye[:, k : k + COLUMN_CHUNK]) for k in range(0, n_atoms, COLUMN_CHUNK)], dim=1)

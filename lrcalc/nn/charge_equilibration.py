@@ -144,9 +144,13 @@ class ChargeEquilibrationStage(nn.Module):
             )
             # Per-atom split e_i = χ_i q_i + ½ J_i q_i² + ½ q_i φ_i, shifted uniformly so that it sums
             # to the solver's energy exactly (that energy has exact first and second derivatives;
-            # the split differs from it only at the order of the solver's residual).
-            split = chi[atoms] * q + 0.5 * hardness[atoms] * q**2 + 0.5 * q * info.potential
-            energies.append(split + (energy - split.sum()) / len(q))
+            # the split differs from it only at the order of the solver's residual). The split is a
+            # constant for autograd: every derivative is that of the energy (no per-atom gradients are
+            # taken), and the backward pass skips its operations.
+            with torch.no_grad():
+                split = chi[atoms] * q + 0.5 * hardness[atoms] * q**2 + 0.5 * q * info.potential
+                split = split - split.mean()
+            energies.append(split + energy / len(q))
             charges.append(q)
             potentials.append(info.potential)
         return torch.cat(charges), torch.cat(potentials), torch.cat(energies)

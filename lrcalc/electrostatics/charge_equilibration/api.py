@@ -185,7 +185,7 @@ def qeq(
     if parameters is None and warm_start is not None:
         parameters = warm_start.coulomb_parameters(positions, cell, pbc, sigma, method, accuracy)
     # one operator serves both: applied under no_grad by the solver, differentiably below
-    coulomb = CoulombOperator(positions, cell, pbc, sigma, method, accuracy, parameters)
+    coulomb = CoulombOperator(positions, cell, pbc, sigma, method, accuracy, parameters, checked=True)
 
     if solver != "cg":
         warm_start = None  # the dense solver needs no starting point
@@ -196,10 +196,13 @@ def qeq(
         # bta_cu.pt: 7 and 9 per step for charges and adjoint, against 7 and 10) at less cost
         preconditioner = "jacobi"
 
+    # the dense solve uses the operator as a matrix, built once and differentiable: its detached copy
+    # is factorised, and the potential of the solution is one product with it
+    coulomb_matrix = coulomb.matrix(hardness.dtype) if solver == "dense" else None
     with torch.no_grad():
         chi0, hard0 = chi.detach(), hardness.detach()
         if solver == "dense":
-            hardness_solver = DenseSolver(coulomb, hard0, constraints)
+            hardness_solver = DenseSolver(coulomb, hard0, constraints, coulomb_matrix)
         else:
             hardness_solver = ConjugateGradientSolver(
                 coulomb, hard0, detach(sigma), tol, max_iter, detach(positions), detach(cell), preconditioner,
@@ -225,10 +228,11 @@ def qeq(
             warm_start.add_charge_solve(positions, q_star, record, iterations, residual)
             hardness_solver.warm_start = warm_start
 
-    phi = coulomb(q_star)
+    apply_coulomb = coulomb if coulomb_matrix is None else coulomb_matrix.__matmul__
+    phi = apply_coulomb(q_star)
     if needs_grad:
         charges, energy = newton_step(q_star, phi, chi, hardness, hardness_solver,
-                                      apply_hessian=lambda y: hardness * y + coulomb(y))
+                                      apply_hessian=lambda y: hardness * y + apply_coulomb(y))
     else:
         charges = q_star
         energy = (chi0 * q_star).sum() + 0.5 * (hard0 * q_star**2).sum() + 0.5 * (q_star * phi).sum()
