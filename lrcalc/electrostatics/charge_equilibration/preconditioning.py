@@ -37,7 +37,7 @@ import torch
 from ..constants import COULOMB_CONSTANT
 from ..coulomb import CoulombOperator
 from ..kernels import self_coefficient
-from ..preconditioner import CoarseMeshPreconditioner, JacobiPreconditioner
+from ..preconditioner import MAX_EQUALISATION, CoarseMeshPreconditioner, JacobiPreconditioner
 from .constraints import ChargeConstraints
 
 #: Names accepted for the one-level preconditioner.
@@ -116,7 +116,11 @@ def one_level(
     if kind == "mesh":
         slab = coulomb.slab is not None
         padded = coulomb.slab.cell if slab else cell
-        inner = CoarseMeshPreconditioner(positions, padded, hardness, sigma, mean_field=not slab)
+        # slabs: neither the mean field nor the density equalisation (both model a filled cell; in the
+        # padded cell of a random 20 Å slab, equalisation took 33 → 49 and 48 → 62–63 iterations at
+        # 10⁴ and 4·10⁴ atoms, accuracy 1e-4)
+        inner = CoarseMeshPreconditioner(positions, padded, hardness, sigma, mean_field=not slab,
+                                         equalise=None if slab else MAX_EQUALISATION)
     elif kind == "jacobi":
         diagonal = hardness.clone()
         if sigma is not None:
