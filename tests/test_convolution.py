@@ -9,6 +9,7 @@ from e3nn import o3
 import lrcalc
 from lrcalc.nn.convolution import ChannelwiseConvolution, channelwise_convolution
 from lrcalc.nn.interaction import Interaction, hidden_irreps
+from lrcalc.nn.readout import ScalarReadout
 
 
 def _layer(l_max, parity, first):
@@ -103,6 +104,8 @@ def test_a_model_gives_the_same_results_with_e3nn_and_with_the_fused_convolution
         if isinstance(layer, Interaction):
             layer.fast = False  # e3nn throughout
             layer.scalars_only = False
+        if isinstance(layer, ScalarReadout):
+            layer.fast = False
     reference = model(graph, compute_stress=True)
     for key in ("energy", "forces", "stress"):
         torch.testing.assert_close(fast[key], reference[key], rtol=0, atol=1e-10)
@@ -152,3 +155,21 @@ def test_blockwise_linear_maps_and_gate_equal_e3nn(l_max, parity, first):
     expected = torch.autograd.grad((pairs[0][1] * probe).sum() + (pairs[2][1] ** 2).sum(), [x] + weights)
     for a, b in zip(got, expected):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("irreps", ["8x0e+4x1o+4x1e", "4x1o+8x0e", "8x0e+4x1o+8x0o+2x2e"])
+def test_the_scalar_readout_matches_e3nn(irreps):
+    """Two plain matmuls on e3nn's weights against e3nn's linear maps: values and gradients."""
+    readout = ScalarReadout(o3.Irreps(irreps), 6).double()
+    assert readout._paths is not None
+    x = torch.randn(7, o3.Irreps(irreps).dim, dtype=torch.float64, requires_grad=True)
+    results = []
+    for fast in (True, False):
+        readout.fast = fast
+        y = readout(x)
+        grads = torch.autograd.grad((y * torch.arange(7.0, dtype=torch.float64)).sum(), [x] + list(readout.parameters()))
+        results.append((y.detach(), grads))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=1e-13)
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-13)
+

@@ -89,16 +89,19 @@ class CoulombOperator:
             self.slab = SlabGeometry(positions, cell, pbc, parameters.vacuum, parameters.layer_k_max)
             cell = self.slab.cell
             pbc = (True, True, True)
+            volume = self.slab.volume
+        else:
+            volume = cell_volume(cell)
         if parameters.cutoff > 0:
             pairs = build_pair_list(positions, cell, pbc, parameters.cutoff)
             self.parts.append(RealSpaceSum(pairs, positions, cell, sigma, smearing))
         if method == "ewald":
-            self.parts.append(EwaldKSpace(positions, cell, smearing, parameters.k_max))
+            self.parts.append(EwaldKSpace(positions, cell, smearing, parameters.k_max, volume))
         else:
             shape = mesh_shape(cell, parameters.mesh_spacing)
             self.parts.append(MeshKSpace(positions, cell, smearing, shape, parameters.order, method))
         self.on_site = self_coefficient(sigma, smearing)
-        self.background = background_coefficient(smearing, cell_volume(cell))
+        self.background = background_coefficient(smearing, volume)
 
     def __call__(self, charges: torch.Tensor) -> torch.Tensor:
         """Potential (eV/e), same shape as ``charges`` (e)."""

@@ -13,10 +13,11 @@ cells and as the reference for the mesh methods.
 """
 
 
+import math
+
 import torch
 
 from .cell import cell_volume
-from .kernels import long_range_fourier
 from .reciprocal import half_space_vectors
 from .strategy import CoulombStrategy
 
@@ -26,12 +27,15 @@ class EwaldKSpace(CoulombStrategy):
 
     :param positions: ``[N, 3]`` (Å). :param cell: ``[3, 3]`` rows are cell vectors (Å).
     :param smearing: splitting width s (Å). :param k_max: reciprocal cutoff (1/Å).
+    :param volume: the cell's volume (Å³) if the caller has it (differentiable like ``cell``).
     """
 
-    def __init__(self, positions: torch.Tensor, cell: torch.Tensor, smearing: float, k_max: float):
+    def __init__(self, positions: torch.Tensor, cell: torch.Tensor, smearing: float, k_max: float,
+                 volume: torch.Tensor | None = None):
         kvec = half_space_vectors(cell, k_max)
-        volume = cell_volume(cell)
-        self.weights = 2.0 * long_range_fourier((kvec**2).sum(-1), smearing) / volume
+        volume = cell_volume(cell) if volume is None else volume
+        k_sq = (kvec**2).sum(-1)  # never 0: half_space_vectors leaves out k = 0
+        self.weights = (8.0 * math.pi / volume) * torch.exp(-0.5 * smearing**2 * k_sq) / k_sq
         phase = positions @ kvec.T
         self.cos = torch.cos(phase)
         self.sin = torch.sin(phase)

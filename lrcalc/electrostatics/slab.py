@@ -51,7 +51,6 @@ import math
 
 import torch
 
-from .cell import cell_volume
 from .reciprocal import half_space_vectors
 from .strategy import CoulombStrategy
 
@@ -84,7 +83,7 @@ class SlabGeometry(CoulombStrategy):
         rows = [None, None, None]
         rows[a], rows[b], rows[free] = cell[a], cell[b], normal * self.thickness
         self.cell = torch.stack(rows)
-        self.volume = cell_volume(self.cell)
+        self.volume = area * self.thickness  # the normal is a unit vector perpendicular to a and b
         self.z = z
         self.z2 = z**2  # no σ² term for Gaussian charges: see the module docstring
         self.layer = None

@@ -1,5 +1,6 @@
 """Checks of user input with clear error messages."""
 
+import numpy as np
 import torch
 
 METHODS = ("auto", "direct", "ewald", "pme", "p3m")
@@ -39,15 +40,16 @@ def check_system(positions, cell, pbc, sigma, method):
             raise ValueError(f"pbc={pbc} needs a cell")
         if not isinstance(cell, torch.Tensor) or cell.shape != (3, 3):
             raise ValueError("cell must be a [3, 3] torch.Tensor with cell vectors as rows (Å)")
-        if not torch.isfinite(cell).all():
+        box = cell.detach().cpu().double().numpy()  # 3×3: checked in numpy, off the autograd path
+        if not np.isfinite(box).all():
             raise ValueError("cell contains NaN or infinite values")
         if n_periodic == 3:
-            volume = float(torch.abs(torch.linalg.det(cell.detach())))
-            scale = float(torch.linalg.norm(cell.detach(), dim=1).prod())
+            volume = abs(float(np.linalg.det(box)))
+            scale = float(np.prod(np.linalg.norm(box, axis=1)))
         else:
             a, b = [i for i in range(3) if pbc[i]]
-            volume = float(torch.linalg.norm(torch.linalg.cross(cell[a], cell[b]).detach()))
-            scale = float(torch.linalg.norm(cell[a].detach()) * torch.linalg.norm(cell[b].detach()))
+            volume = float(np.linalg.norm(np.cross(box[a], box[b])))
+            scale = float(np.linalg.norm(box[a]) * np.linalg.norm(box[b]))
         if not volume > 1e-10 * max(scale, 1e-300):
             raise ValueError(f"the periodic cell vectors are degenerate (zero volume/area) for pbc={pbc}")
     else:
