@@ -64,6 +64,8 @@ DATA_SCHEMA = Schema("'data' section", label_format="data.{}", settings=[
             "(stress = −virial / volume)", nullable=True),
     Setting("charges_key", "str", None, "per-atom reference charges, e (e.g. `initial_charges`); null: no "
             "charge labels", nullable=True),
+    Setting("charges_scale", "float", 1.0, "factor applied to the charge labels as they are read: −1 for labels "
+            "stored with the opposite sign convention (the Cu-BTA sets' `initial_charges`, see models/README.md)"),
     Setting("total_charge_key", "any", "charge", "`atoms.info` key of the total charge, e (0 when a frame "
             "lacks it), e.g. `total_charge`; a list of keys (the dimers' `[chargeA, chargeB]`) is summed",
             nullable=True, check=_charge_keys, allowed_words="a key or a list of keys"),

@@ -88,7 +88,8 @@ def frame_labels(atoms, keys: dict) -> dict[str, np.ndarray]:
     """The labels a frame has, in ASE units (see the module docstring); absent labels are left out.
 
     ``keys`` maps ``energy_key``, ``forces_key``, ``stress_key``, ``virial_key`` and
-    ``charges_key`` to the names used in the file (``None`` skips a label).
+    ``charges_key`` to the names used in the file (``None`` skips a label); ``charges_scale``
+    (default 1) multiplies the charge labels.
     """
     labels = {}
     energy = _lookup(atoms, keys.get("energy_key"), per_atom=False)
@@ -109,7 +110,8 @@ def frame_labels(atoms, keys: dict) -> dict[str, np.ndarray]:
         labels["stress"] = stress
     charges = _lookup(atoms, keys.get("charges_key"), per_atom=True)
     if charges is not None and charges.shape == (len(atoms),):
-        labels["charges"] = charges
+        scale = keys.get("charges_scale")
+        labels["charges"] = (1.0 if scale is None else float(scale)) * charges
     return labels
 
 

@@ -25,7 +25,7 @@ from .data import parse_subset, read_dataset
 from .loss import TERMS, UNITS
 from .metrics import error_sums
 
-DATA_KEYS = ("energy_key", "forces_key", "stress_key", "virial_key", "charges_key", "total_charge_key", "pbc",
+DATA_KEYS = ("energy_key", "forces_key", "stress_key", "virial_key", "charges_key", "charges_scale", "total_charge_key", "pbc",
              "fragment_key", "fragment_charge_keys", "fragment_charge_order")
 
 
