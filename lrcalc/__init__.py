@@ -24,7 +24,7 @@ _EXPORTS = {
     "ModelFileError": ".errors",
     "ConfigError": ".errors",
 }
-_SUBMODULES = ("md", "analysis", "electrostatics", "structures", "training", "domain")
+_SUBMODULES = ("md", "analysis", "electrostatics", "structures", "training", "domain", "ipi", "lammps")
 
 
 def __getattr__(name: str):
