@@ -47,9 +47,9 @@ def test_shipped_model_reproduces_its_recorded_results(name):
 def test_format_1_files_are_converted_on_load():
     """Shipped files written before the model of stages are format 1 (three model classes; models
     retrained since are format 2); they load into the model of stages."""
-    _, payload = read_model_file("bta_cu_qeq3.pt")
+    _, payload = read_model_file("dimers_qeq.pt")
     assert payload["format_version"] == 1 and "raw_hardness" in payload["state_dict"]
-    model = lrcalc.load_model("bta_cu_qeq3.pt")
+    model = lrcalc.load_model("dimers_qeq.pt")
     assert model.config["coulomb_accuracy"] == payload["config"]["qeq_accuracy"]
     assert "qeq_accuracy" not in model.config
     assert model.outputs[-3:] == ("charges", "electronegativities", "electrostatic_potentials")
