@@ -310,9 +310,9 @@ def findings(family, members) -> list[str]:
         met = [f"`{row['name']}`" for row in members if row["F"] < aim]
         lines.append(f"- Force RMSE below 5 % of the test set's force standard deviation ({FORCE_STD[family]} eV/Å, "
                      f"so {aim:.1f} meV/Å): {', '.join(met) if met else 'no model'}.")
-        above = [f"`{row['name']}` ({row['E']:.2f})" for row in members if row["E"] > 1.0]
-        lines.append("- Energy RMSE at most 1 meV/atom: " + ("every model." if not above else
-                     "**no** for " + ", ".join(above) + "."))
+    above = [f"`{row['name']}` ({row['E']:.2f})" for row in members if row["E"] > 1.0]
+    lines.append("- Energy RMSE at most 1 meV/atom: " + ("every model." if not above else
+                 "**no** for " + ", ".join(above) + "."))
     return lines + [""] if lines else []
 
 
