@@ -13,11 +13,10 @@ cells and as the reference for the mesh methods.
 """
 
 
-import math
-
 import torch
 
 from .cell import cell_volume
+from .kernels import long_range_fourier_nonzero
 from .reciprocal import half_space_vectors
 from .strategy import CoulombStrategy
 
@@ -35,7 +34,7 @@ class EwaldKSpace(CoulombStrategy):
         kvec = half_space_vectors(cell, k_max)
         volume = cell_volume(cell) if volume is None else volume
         k_sq = (kvec**2).sum(-1)  # never 0: half_space_vectors leaves out k = 0
-        self.weights = (8.0 * math.pi / volume) * torch.exp(-0.5 * smearing**2 * k_sq) / k_sq
+        self.weights = 2.0 * long_range_fourier_nonzero(k_sq, smearing) / volume
         phase = positions @ kvec.T
         self.cos = torch.cos(phase)
         self.sin = torch.sin(phase)

@@ -196,5 +196,5 @@ class CoarseMeshPreconditioner:
         m = self.mesh
         rho = self._spread(y).reshape(m.shape)
         smooth = torch.fft.irfftn(torch.fft.rfftn(rho) * self.multiplier, s=m.shape, norm="forward")
-        back = (smooth.reshape(-1)[m.index].reshape(self.weights.shape[0], -1) * self.weights.squeeze(-1)).sum(0)
+        back = self._interpolate(smooth)
         return y - self.inv_diag * back

@@ -168,20 +168,18 @@ def tune(
         s_max = math.sqrt(2.0) * float(sigma.detach().max())
         uniform = bool(torch.all(sigma.detach() == sigma.detach()[0]))
     slab = not all(pbc)
+    if slab:
+        # the volume of the padded cell is not known yet: use the in-plane area and
+        # an estimate of the padded thickness
+        volume = _slab_volume_estimate(positions, cell, pbc, accuracy)
+    else:
+        volume = float(torch.abs(torch.linalg.det(cell.detach())))
     if method == "ewald":
-        if slab:
-            # the volume of the padded cell is not known yet: use the in-plane area and
-            # an estimate of the padded thickness
-            volume = _slab_volume_estimate(positions, cell, pbc, accuracy)
-        else:
-            volume = float(torch.abs(torch.linalg.det(cell.detach())))
         smearing = (volume**2 / max(n_atoms, 1)) ** (1.0 / 6.0) / math.sqrt(2 * math.pi)
         smearing = max(smearing, 0.5)
         cutoff = math.sqrt(2.0) * x * max(smearing, s_max)
         params = {"k_max": math.sqrt(2.0) * x / smearing}
     elif method in ("pme", "p3m"):
-        volume = (_slab_volume_estimate(positions, cell, pbc, accuracy) if slab
-                  else float(torch.abs(torch.linalg.det(cell.detach()))))
         density = max(n_atoms, 1) / volume
         widening = min(max((MESH_REFERENCE_DENSITY / density) ** (1.0 / 6.0), 1.0), MESH_SMEARING_MAX_FACTOR)
         smearing = max(MESH_SMEARING * widening, s_min)
