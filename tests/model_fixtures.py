@@ -15,6 +15,20 @@ SMALL_CONFIG = {
     "seed": 1,
 }
 
+#: A small Qeq model (1 + 1 layers); tests set their own ``species``.
+SMALL_QEQ_CONFIG = {
+    "species": ["H", "C", "N", "O"],
+    "cutoff": 4.0,
+    "long_range": "qeq",
+    "num_layers": 1,
+    "num_layers_feedback": 1,
+    "l_max": 1,
+    "num_features": 8,
+    "dtype": "float64",
+    "avg_num_neighbors": 10.0,
+    "seed": 2,
+}
+
 
 def randomise_output_layers(model, seed=0):
     """Freshly initialised e3nn models have some output weights that make energies nearly

@@ -24,20 +24,9 @@ from lrcalc.training.config import resolve_training_config
 from lrcalc.training.data import Dataset, assign_fragments, read_dataset
 
 from finite_differences import numerical_forces
-from model_fixtures import randomise_output_layers
+from model_fixtures import SMALL_QEQ_CONFIG, randomise_output_layers
 
-CONFIG = {
-    "species": ["H", "C", "N", "O"],
-    "cutoff": 4.0,
-    "long_range": "qeq",
-    "num_layers": 1,
-    "num_layers_feedback": 1,
-    "l_max": 1,
-    "num_features": 8,
-    "dtype": "float64",
-    "avg_num_neighbors": 10.0,
-    "seed": 2,
-}
+CONFIG = dict(SMALL_QEQ_CONFIG)  # species H, C, N, O
 
 
 def model_pair():

@@ -15,20 +15,9 @@ from lrcalc import LRCalculator
 from lrcalc.electrostatics import COULOMB_CONSTANT
 
 from finite_differences import numerical_forces, numerical_stress
-from model_fixtures import randomise_output_layers
+from model_fixtures import SMALL_QEQ_CONFIG, randomise_output_layers
 
-QEQ_CONFIG = {
-    "species": ["H", "C", "N", "O", "Na", "Cl", "Cu"],
-    "cutoff": 4.0,
-    "long_range": "qeq",
-    "num_layers": 1,
-    "num_layers_feedback": 1,
-    "l_max": 1,
-    "num_features": 8,
-    "dtype": "float64",
-    "avg_num_neighbors": 10.0,
-    "seed": 2,
-}
+QEQ_CONFIG = {**SMALL_QEQ_CONFIG, "species": ["H", "C", "N", "O", "Na", "Cl", "Cu"]}
 
 
 @pytest.fixture(scope="module")
