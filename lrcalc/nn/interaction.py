@@ -110,6 +110,7 @@ class Interaction(nn.Module):
             self.irreps_in, o3.Irreps(f"{num_species}x0e"), self.gate.irreps_in
         )
         self.irreps_out = self.gate.irreps_out
+        self.dim_out = self.irreps_out.dim
         # The convolution as a few dense operations (same numbers as the e3nn tensor product, which
         # stays as the fallback and the reference); and the variant that computes only the paths to
         # scalars, for a last layer whose reader takes only its scalars (see ``scalars_only``).
@@ -120,6 +121,7 @@ class Interaction(nn.Module):
         self.register_buffer("scalar_mask", scalar_mask, persistent=False)
         self.scalars_only = False
         self.scalar_block = self._find_scalar_block()
+        self.scalar_paths = self._scalar_paths() if self.scalar_block is not None else None
         # e3nn's linear maps, self-connection and gate with one operation per order l (fewer, larger
         # operations; the same weights): see .blockwise. ``fast = False`` runs e3nn throughout.
         self.fast = True
@@ -193,23 +195,54 @@ class Interaction(nn.Module):
             out = self.gate(self.linear_out(aggregated) + self.self_connection(features, species_onehot))
         return out * self.scalar_mask if self.scalars_only else out
 
+    def _scalar_paths(self) -> tuple[list, list]:
+        """The weight blocks that :meth:`_scalar_update` reads, as plain numbers (no e3nn objects at
+        call time, so that ``torch.compile`` can trace it): for ``linear_out``, ``(first, last column of
+        aggregated, weight offset, mul_in, mul_out, path weight)`` of every path into the scalar block;
+        for the self-connection, ``(first, last column of the features, first, last column of z,
+        weight offset, (u, v, w), path weight)``."""
+        block = self.scalar_block[0]
+        linear_paths, offset = [], 0
+        mid_slices = self.linear_out.irreps_in.slices()
+        for ins in self.linear_out.instructions:
+            size = math.prod(ins.path_shape)
+            if ins.i_out == block:
+                piece = mid_slices[ins.i_in]
+                linear_paths.append((piece.start, piece.stop, offset, *ins.path_shape, float(ins.path_weight)))
+            offset += size
+        sc = self.self_connection
+        sc_paths, offset = [], 0
+        x_slices, z_slices = sc.irreps_in1.slices(), sc.irreps_in2.slices()
+        for ins in sc.instructions:
+            if not ins.has_weight:
+                continue
+            size = math.prod(ins.path_shape)
+            if ins.i_out == block:  # 0e ⊗ 0e → 0e, "uvw"
+                if ins.connection_mode != "uvw":
+                    raise ValueError("only 'uvw' self-connection paths are supported")
+                x, z = x_slices[ins.i_in1], z_slices[ins.i_in2]
+                sc_paths.append((x.start, x.stop, z.start, z.stop, offset, tuple(ins.path_shape),
+                                 float(ins.path_weight)))
+            offset += size
+        return linear_paths, sc_paths
+
     def _scalar_update(self, aggregated, features, species_onehot) -> torch.Tensor:
         """The 0e block of ``gate(linear_out(aggregated) + self_connection(features, z))`` from
         the paths into that block only (the same weights; the other blocks are returned as 0)."""
-        block, first, last = self.scalar_block
-        mid_slices = self.linear_out.irreps_in.slices()
+        _, first, last = self.scalar_block
+        linear_paths, sc_paths = self.scalar_paths
         total = 0.0
-        for _, ins, weight in self.linear_out.weight_views(yield_instruction=True):
-            if ins.i_out == block:
-                total = total + ins.path_weight * (aggregated[:, mid_slices[ins.i_in]] @ weight[:, first:last])
-        sc = self.self_connection
-        for _, ins, weight in sc.weight_views(yield_instruction=True):
-            if ins.i_out == block:  # 0e ⊗ 0e → 0e, "uvw": Σ_uv w_uvw x_u z_v
-                x = features[:, sc.irreps_in1.slices()[ins.i_in1]]
-                z = species_onehot[:, sc.irreps_in2.slices()[ins.i_in2]]
-                w = weight[..., first:last]  # [u, v, w]
-                products = (x @ w.reshape(w.shape[0], -1)).view(x.shape[0], w.shape[1], w.shape[2])
-                total = total + ins.path_weight * (products * z.unsqueeze(-1)).sum(1)
+        weight = self.linear_out.weight
+        for start, stop, offset, mul_in, mul_out, path_weight in linear_paths:
+            w = weight[offset:offset + mul_in * mul_out].view(mul_in, mul_out)
+            total = total + path_weight * (aggregated[:, start:stop] @ w[:, first:last])
+        weight = self.self_connection.weight
+        for x_start, x_stop, z_start, z_stop, offset, (u, v, w_out), path_weight in sc_paths:
+            # Σ_uv w_uvw x_u z_v
+            x, z = features[:, x_start:x_stop], species_onehot[:, z_start:z_stop]
+            w = weight[offset:offset + u * v * w_out].view(u, v, w_out)[..., first:last]  # [u, v, w]
+            products = (x @ w.reshape(u, -1)).view(x.shape[0], v, last - first)
+            total = total + path_weight * (products * z.unsqueeze(-1)).sum(1)
         scalars = self.gate.act_scalars.acts[0](total)
-        rest = scalars.new_zeros(scalars.shape[0], self.irreps_out.dim - scalars.shape[1])
+        rest = scalars.new_zeros(scalars.shape[0], self.dim_out - scalars.shape[1])
         return torch.cat([scalars, rest], dim=1)
