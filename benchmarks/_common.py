@@ -42,3 +42,43 @@ def fit_exponent(sizes, times) -> float:
     import numpy as np
 
     return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
+
+
+def baseline_checkout(revision: str):
+    """A detached checkout of ``revision`` of this repository in a temporary directory (removed at
+    exit), for timing older code beside the current one: run it in a child process with
+    ``PYTHONPATH`` set to the returned path. ``../shared`` is linked beside it, so its recipes find
+    their data."""
+    import atexit
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    repository = Path(__file__).resolve().parent.parent
+    parent = Path(tempfile.mkdtemp(prefix="lrcalc_baseline_"))
+    checkout = parent / "repo"
+    subprocess.run(["git", "-C", str(repository), "worktree", "add", "--detach", "--quiet", str(checkout), revision],
+                   check=True)
+    shared = repository.parent / "shared"
+    if shared.exists():
+        (parent / "shared").symlink_to(shared)
+
+    def remove():
+        subprocess.run(["git", "-C", str(repository), "worktree", "remove", "--force", str(checkout)],
+                       check=False, capture_output=True)
+        shutil.rmtree(parent, ignore_errors=True)
+
+    atexit.register(remove)
+    return checkout
+
+
+def run_python(code: str, *args: str, pythonpath=None) -> str:
+    """stdout of ``python -c code args…`` in a child process (``pythonpath`` first on its path)."""
+    import subprocess
+
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True,
+                          env=env).stdout

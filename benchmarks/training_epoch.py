@@ -1,11 +1,15 @@
 """Seconds per training epoch of a shipped model's recipe, on its own data, at 1 and 2 threads.
 
-    python benchmarks/training_epoch.py [models/recipes/bta_cu.yaml] [--threads 1,2]
+    python benchmarks/training_epoch.py [models/recipes/bta_cu.yaml] [--threads 1,2] [--baseline REVISION]
 
 Runs exactly the recipe (model, data, split, batch size, loss weights) for one epoch in a temporary
 directory through :func:`lrcalc.training.train`, once per thread count, and prints the epoch time
 the run recorded (training plus validation), so that code changes can be compared on the recipe's
 own terms. Needs ``../shared/data`` beside the repository.
+
+``--baseline REVISION`` (a git revision, e.g. the commit an issue was filed against) times the same
+epoch with that revision's code and its own copy of the recipe, checked out in a temporary worktree,
+one fresh process per run, and prints the speed-up.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from _common import ensure_allocator
+from _common import baseline_checkout, ensure_allocator, run_python
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -40,10 +44,31 @@ def one_epoch(recipe: Path, threads: int, directory: Path) -> float:
     return float(record["time_s"])
 
 
+#: one epoch of a recipe with whatever lrcalc is first on the path (works with older revisions too)
+ONE_EPOCH = """
+import json, sys, tempfile
+from pathlib import Path
+import yaml
+from lrcalc.training import train
+recipe, root, threads = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+config = yaml.safe_load(recipe.read_text())
+for key in ("path", "split_file"):
+    if key in config["data"]:
+        config["data"][key] = str(root / config["data"][key])
+config["training"].update(max_epochs=1, num_threads=threads)
+config["training"].pop("init_model", None)
+with tempfile.TemporaryDirectory() as tmp:
+    config["output"] = {"directory": tmp, "progress_bar": False}
+    train(config, log=None)
+    print(json.loads((Path(tmp) / "metrics.jsonl").read_text().splitlines()[-1])["time_s"])
+"""
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe", nargs="?", default=str(REPOSITORY / "models/recipes/bta_cu.yaml"))
     parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--baseline", default=None, help="a git revision to compare with")
     args = parser.parse_args()
     allocator = ensure_allocator(True)
     recipe = Path(args.recipe)
@@ -58,6 +83,15 @@ def main():
     if len(times) > 1:
         first, last = list(times)[0], list(times)[-1]
         print(f"# {first} → {last} threads: {times[first] / times[last]:.2f}× faster")
+    if args.baseline:
+        checkout = baseline_checkout(args.baseline)
+        old_recipe = checkout / recipe.resolve().relative_to(REPOSITORY)
+        print(f"# against {args.baseline} (its code and its copy of the recipe), each epoch in a fresh process")
+        print(f"{'threads':>8} {'this code':>10} {args.baseline[:12]:>12} {'speed-up':>9}")
+        for threads in times:
+            now = float(run_python(ONE_EPOCH, str(recipe.resolve()), str(REPOSITORY), str(threads)))
+            then = float(run_python(ONE_EPOCH, str(old_recipe), str(checkout), str(threads), pythonpath=checkout))
+            print(f"{threads:>8} {now:>10.2f} {then:>12.2f} {then / now:>8.2f}×", flush=True)
 
 
 if __name__ == "__main__":

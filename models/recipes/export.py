@@ -16,11 +16,13 @@ DESCRIPTIONS = {
     "bta_ion_cu": "NequIP-LR (Qeq) model of BTA⁻ + H₃O⁺ on Cu(111), 5 Å; Cu-BTA-ion DFT data",
     "bta_ion_cu_sr": "short-range baseline of bta_ion_cu.pt (same size, 5 Å), Cu-BTA-ion DFT data",
     "bta_cu_lorem": "LOREM (equivariant charges) model of benzotriazole on Cu(111), 5 Å, Cu-BTA DFT data",
-    "bta_cu_committee_1": "committee member 1 of 3: the bta_cu.pt architecture from seed 1, 40 epochs, "
+    "bta_cu_committee_1": "committee member 1 of 3: the bta_cu.pt architecture from seed 1, 40 epochs + 80 at "
+                           "energy weight 20, "
                            "Cu-BTA DFT data (use the three together: LRCalculator([...]))",
     "bta_cu_committee_2": "committee member 2 of 3: the bta_cu.pt architecture from seed 2, 40 epochs, "
                            "Cu-BTA DFT data (use the three together: LRCalculator([...]))",
-    "bta_cu_committee_3": "committee member 3 of 3: the bta_cu.pt architecture from seed 3, 40 epochs, "
+    "bta_cu_committee_3": "committee member 3 of 3: the bta_cu.pt architecture from seed 3, 40 epochs + 80 at "
+                           "energy weight 20, "
                            "Cu-BTA DFT data (use the three together: LRCalculator([...]))",
     "dimers_sr": "short-range model of six charged/polar/apolar molecular dimers, 5 Å (cace-lr-fit data)",
     "dimers_qeq": "NequIP-LR (Qeq) model of six charged/polar/apolar molecular dimers, 5 Å (cace-lr-fit data)",
