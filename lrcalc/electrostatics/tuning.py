@@ -170,8 +170,9 @@ def tune(
     slab = not all(pbc)
     if slab:
         # the volume of the padded cell is not known yet: use the in-plane area and
-        # an estimate of the padded thickness
-        volume = _slab_volume_estimate(positions, cell, pbc, accuracy)
+        # an estimate of the padded thickness (with the gap that no Gaussian width widens)
+        least_padding = slab_padding(cell, pbc, 0.0, accuracy)
+        volume = _slab_volume_estimate(positions, cell, pbc, least_padding[0])
     else:
         volume = float(torch.abs(torch.linalg.det(cell.detach())))
     if method == "ewald":
@@ -196,7 +197,9 @@ def tune(
         # The gap must not follow the positions (autograd treats the parameters as constants, and
         # the energy depends on the gap only within the accuracy): it depends on the in-plane cell and
         # on the widest Gaussian pair, which must act as point charges across the gap.
-        vacuum, layer_k_max = slab_padding(cell, pbc, math.sqrt(2.0) * x * s_max, accuracy)
+        minimum = math.sqrt(2.0) * x * s_max
+        vacuum, layer_k_max = (least_padding if minimum <= _layer_gap(cell, pbc, accuracy)
+                               else slab_padding(cell, pbc, minimum, accuracy))
     return CoulombParameters(
         method=method,
         smearing=smearing,
@@ -221,9 +224,8 @@ def slab_padding(cell: torch.Tensor, pbc, minimum: float, accuracy: float) -> tu
     little more vacuum costs less than the correction's fixed overhead there."""
     axes = [a for a in range(3) if pbc[a]]
     plane = cell[axes].detach()
-    area = float(torch.linalg.norm(torch.linalg.cross(plane[0], plane[1])))
     decay = _image_decay(accuracy)
-    gap = max(minimum, decay * math.sqrt(area / (4.0 * math.pi * LAYER_MODES)))
+    gap = max(minimum, _layer_gap(cell, pbc, accuracy))
     modes = half_space_indices(plane, decay / gap)  # the in-plane modes the correction would sum
     if modes.shape[0] >= LAYER_MIN_MODES:
         return gap, decay / gap
@@ -233,11 +235,21 @@ def slab_padding(cell: torch.Tensor, pbc, minimum: float, accuracy: float) -> tu
     return 1.000001 * decay / k_min, None
 
 
-def _slab_volume_estimate(positions, cell, pbc, accuracy) -> float:
+def _layer_gap(cell, pbc, accuracy: float) -> float:
+    """The gap (Å) at which the layer correction sums about :data:`LAYER_MODES` modes: what
+    :func:`slab_padding` starts from, for any ``minimum`` below it."""
+    axes = [a for a in range(3) if pbc[a]]
+    plane = cell[axes].detach()
+    area = float(torch.linalg.norm(torch.linalg.cross(plane[0], plane[1])))
+    return _image_decay(accuracy) * math.sqrt(area / (4.0 * math.pi * LAYER_MODES))
+
+
+def _slab_volume_estimate(positions, cell, pbc, gap: float) -> float:
+    """In-plane area × (thickness of the atoms along the normal + ``gap``), Å³."""
     axes = [a for a in range(3) if pbc[a]]
     area = float(torch.linalg.norm(torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()))
     normal = torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()
     normal = normal / torch.linalg.norm(normal)
     z = positions.detach() @ normal
-    thickness = float(z.max() - z.min()) + slab_padding(cell, pbc, 0.0, accuracy)[0]
+    thickness = float(z.max() - z.min()) + gap
     return area * thickness

@@ -172,6 +172,7 @@ class TwoLevelPreconditioner:
         return torch.cholesky_solve(v.double().unsqueeze(-1), self.factor).squeeze(-1).to(self.w.dtype)
 
     def __call__(self, r: torch.Tensor) -> torch.Tensor:
-        c = self._coarse_inverse(self.w.T @ r)
-        z = self.one_level(r - self.hw @ c)
-        return z - self.w @ self._coarse_inverse(self.hw.T @ z) + self.w @ c
+        # with a = Wᵀr and y = M₀⁻¹(r − HW E⁻¹a):  z = y + W E⁻¹(a − (HW)ᵀy), four products with [N, k]
+        a = self.w.T @ r
+        y = self.one_level(r - self.hw @ self._coarse_inverse(a))
+        return y + self.w @ self._coarse_inverse(a - self.hw.T @ y)
