@@ -233,6 +233,10 @@ ABLATIONS = {  # run: (recipe, what it tests)
     "bta_cu_ablation_depth33": ("bta_cu_ablation_depth33.yaml", "3 + 3 layers (the NequIP-LR authors' depths)"),
     "bta_cu_ablation_fixed_sigma": ("bta_cu_ablation_fixed_sigma.yaml", "fixed widths σ_Z (the covalent radii)"),
     "bta_cu_ablation_qmax05": ("bta_cu_ablation_qmax05.yaml", "charge embedding on ±0.5 e"),
+    # LOREM's loss weights: 40 epochs from scratch, seed 1
+    "bta_cu_ablation_lorem_ew1": ("bta_cu_ablation_lorem_ew1.yaml",
+                                  "LOREM (bta_cu_lorem.pt's design), 40 epochs from scratch (seed 1), energy weight 1"),
+    "bta_cu_ablation_lorem_ew4": ("bta_cu_ablation_lorem_ew4.yaml", "the same with energy weight 4"),
 }
 ABLATION_FILE = MODELS_DIR / "ablations.json"
 
