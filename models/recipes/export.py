@@ -19,7 +19,8 @@ DESCRIPTIONS = {
     "bta_cu_committee_1": "committee member 1 of 3: the bta_cu.pt architecture from seed 1, 40 epochs + 80 at "
                            "energy weight 20, "
                            "Cu-BTA DFT data (use the three together: LRCalculator([...]))",
-    "bta_cu_committee_2": "committee member 2 of 3: the bta_cu.pt architecture from seed 2, 40 epochs, "
+    "bta_cu_committee_2": "committee member 2 of 3: the bta_cu.pt architecture from seed 2, 40 epochs + 80 at "
+                           "energy weight 20, "
                            "Cu-BTA DFT data (use the three together: LRCalculator([...]))",
     "bta_cu_committee_3": "committee member 3 of 3: the bta_cu.pt architecture from seed 3, 40 epochs + 80 at "
                            "energy weight 20, "
