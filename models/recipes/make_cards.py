@@ -235,7 +235,7 @@ ABLATIONS = {  # run: (recipe, what it tests)
     "bta_cu_ablation_qmax05": ("bta_cu_ablation_qmax05.yaml", "charge embedding on ±0.5 e"),
     # LOREM's loss weights: 40 epochs from scratch, seed 1
     "bta_cu_ablation_lorem_ew1": ("bta_cu_ablation_lorem_ew1.yaml",
-                                  "LOREM (bta_cu_lorem.pt's design), 40 epochs from scratch (seed 1), energy weight 1"),
+                                  "LOREM (bta_cu_lorem.pt's design), 20 epochs from scratch (seed 1), energy weight 1"),
     "bta_cu_ablation_lorem_ew4": ("bta_cu_ablation_lorem_ew4.yaml", "the same with energy weight 4"),
 }
 ABLATION_FILE = MODELS_DIR / "ablations.json"
