@@ -259,6 +259,8 @@ def ablation_rows() -> dict:
         stored[run] = {"recipe": f"models/recipes/{recipe_file}", "what": what, "epochs": meta.get("epochs"),
                        **{f"{label}_rmse": metrics[label]["rmse"] for label in ("energy", "forces", "charges")
                           if label in metrics}}
+        if "charges_scale" not in recipe["data"]:  # charges compared only where the run set their sign
+            stored[run].pop("charges_rmse", None)
     if stored:
         ABLATION_FILE.write_text(json.dumps(stored, indent=1) + "\n")
     return stored
