@@ -234,10 +234,6 @@ ABLATIONS = {  # run: (recipe, what it tests)
     "bta_cu_ablation_sr6": ("bta_cu_ablation_sr6.yaml", "short range with 6 layers (the depth of 3 + 3), same budget"),
     "bta_cu_ablation_fixed_sigma": ("bta_cu_ablation_fixed_sigma.yaml", "fixed widths σ_Z (the covalent radii)"),
     "bta_cu_ablation_qmax05": ("bta_cu_ablation_qmax05.yaml", "charge embedding on ±0.5 e"),
-    # LOREM's loss weights: 40 epochs from scratch, seed 1
-    "bta_cu_ablation_lorem_ew1": ("bta_cu_ablation_lorem_ew1.yaml",
-                                  "LOREM (bta_cu_lorem.pt's design), 20 epochs from scratch (seed 1), energy weight 1"),
-    "bta_cu_ablation_lorem_ew4": ("bta_cu_ablation_lorem_ew4.yaml", "the same with energy weight 4"),
 }
 ABLATION_FILE = MODELS_DIR / "ablations.json"
 
