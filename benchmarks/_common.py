@@ -74,11 +74,16 @@ def baseline_checkout(revision: str):
 
 
 def run_python(code: str, *args: str, pythonpath=None) -> str:
-    """stdout of ``python -c code args…`` in a child process (``pythonpath`` first on its path)."""
+    """stdout of ``python -c code args…`` in a child process, importing lrcalc from ``pythonpath``
+    (a checkout) when given. The child runs in that directory: ``python -c`` puts its working
+    directory first on the path, ahead of ``PYTHONPATH``, so from this repository's root it would
+    import this code instead."""
     import subprocess
+    import tempfile
 
     env = dict(os.environ)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath) + os.pathsep + env.get("PYTHONPATH", "")
+    cwd = str(pythonpath) if pythonpath is not None else tempfile.gettempdir()
     return subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True,
-                          env=env).stdout
+                          env=env, cwd=cwd).stdout

@@ -57,6 +57,7 @@ for _ in range(2):
     dynamics.run(steps)
     best = max(best, steps / (time.perf_counter() - start))
 print(best)
+print(lrcalc.__file__)
 """
 
 
@@ -65,9 +66,13 @@ def compare_with_baseline(revision: str, steps: int):
     print(f"# this code against {revision} (its code and model files), plain ASE Langevin, best of two")
     print(f"{'model':>16} {'this code':>10} {revision[:12]:>12} {'speed-up':>9}")
     for name in MODELS[:2]:
-        now = float(run_python(PLAIN_LANGEVIN, name, str(steps)))
-        then = float(run_python(PLAIN_LANGEVIN, name, str(steps), pythonpath=checkout))
+        now, now_code = run_python(PLAIN_LANGEVIN, name, str(steps)).split()
+        then, then_code = run_python(PLAIN_LANGEVIN, name, str(steps), pythonpath=checkout).split()
+        if now_code == then_code:
+            raise RuntimeError(f"both runs imported {now_code}: the baseline did not load its own code")
+        now, then = float(now), float(then)
         print(f"{name:>16} {now:>10.1f} {then:>12.1f} {now / then:>8.2f}×", flush=True)
+    print(f"# lrcalc imported from {now_code} and {then_code}")
 
 
 def main():

@@ -49,6 +49,7 @@ ONE_EPOCH = """
 import json, sys, tempfile
 from pathlib import Path
 import yaml
+import lrcalc
 from lrcalc.training import train
 recipe, root, threads = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 config = yaml.safe_load(recipe.read_text())
@@ -61,6 +62,7 @@ with tempfile.TemporaryDirectory() as tmp:
     config["output"] = {"directory": tmp, "progress_bar": False}
     train(config, log=None)
     print(json.loads((Path(tmp) / "metrics.jsonl").read_text().splitlines()[-1])["time_s"])
+print(lrcalc.__file__)
 """
 
 
@@ -89,9 +91,14 @@ def main():
         print(f"# against {args.baseline} (its code and its copy of the recipe), each epoch in a fresh process")
         print(f"{'threads':>8} {'this code':>10} {args.baseline[:12]:>12} {'speed-up':>9}")
         for threads in times:
-            now = float(run_python(ONE_EPOCH, str(recipe.resolve()), str(REPOSITORY), str(threads)))
-            then = float(run_python(ONE_EPOCH, str(old_recipe), str(checkout), str(threads), pythonpath=checkout))
+            now, now_code = run_python(ONE_EPOCH, str(recipe.resolve()), str(REPOSITORY), str(threads)).split()
+            then, then_code = run_python(ONE_EPOCH, str(old_recipe), str(checkout), str(threads),
+                                         pythonpath=checkout).split()
+            if now_code == then_code:
+                raise RuntimeError(f"both runs imported {now_code}: the baseline did not load its own code")
+            now, then = float(now), float(then)
             print(f"{threads:>8} {now:>10.2f} {then:>12.2f} {then / now:>8.2f}×", flush=True)
+        print(f"# lrcalc imported from {now_code} and {then_code}")
 
 
 if __name__ == "__main__":
