@@ -19,9 +19,24 @@ change); ``tests/test_convolution.py`` compares them with e3nn, values and gradi
 
 from __future__ import annotations
 
+import math
+
 import torch
 from e3nn import o3
 from torch import nn
+
+
+def weight_offsets(module: nn.Module) -> tuple[list, int]:
+    """Where each instruction's weights start in ``module.weight`` (an ``o3.Linear`` or an e3nn tensor
+    product; ``None`` for an instruction without weights), and the total number of weights."""
+    offsets, offset = [], 0
+    for ins in module.instructions:
+        if not getattr(ins, "has_weight", True):
+            offsets.append(None)
+            continue
+        offsets.append(offset)
+        offset += math.prod(ins.path_shape)
+    return offsets, offset
 
 
 class BlockwiseLinear(nn.Module):
@@ -49,12 +64,9 @@ class BlockwiseLinear(nn.Module):
         num_z = max(self.num_z, 1)
         in_slices, out_slices = irreps_in.slices(), irreps_out.slices()
         orders = sorted({ir.l for _, ir in irreps_out})
-        # weight offsets of every instruction in module.weight
-        offsets, offset = [], 0
-        for ins in module.instructions:
-            offsets.append(offset)
-            offset += int(torch.tensor(ins.path_shape).prod())
-        self.num_weights = offset
+        offsets, self.num_weights = weight_offsets(module)
+        if None in offsets:
+            raise ValueError("paths without weights are not supported")
         self.orders = []
         out_index = []
         for l in orders:

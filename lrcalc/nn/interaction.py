@@ -20,7 +20,7 @@ from e3nn import nn as e3nn_nn
 from e3nn import o3
 from torch import nn
 
-from .blockwise import BlockwiseLinear, FastGate
+from .blockwise import BlockwiseLinear, FastGate, weight_offsets
 from .convolution import channelwise_convolution
 
 
@@ -202,28 +202,22 @@ class Interaction(nn.Module):
         for the self-connection, ``(first, last column of the features, first, last column of z,
         weight offset, (u, v, w), path weight)``."""
         block = self.scalar_block[0]
-        linear_paths, offset = [], 0
+        linear_paths = []
         mid_slices = self.linear_out.irreps_in.slices()
-        for ins in self.linear_out.instructions:
-            size = math.prod(ins.path_shape)
+        for ins, offset in zip(self.linear_out.instructions, weight_offsets(self.linear_out)[0]):
             if ins.i_out == block:
                 piece = mid_slices[ins.i_in]
                 linear_paths.append((piece.start, piece.stop, offset, *ins.path_shape, float(ins.path_weight)))
-            offset += size
         sc = self.self_connection
-        sc_paths, offset = [], 0
+        sc_paths = []
         x_slices, z_slices = sc.irreps_in1.slices(), sc.irreps_in2.slices()
-        for ins in sc.instructions:
-            if not ins.has_weight:
-                continue
-            size = math.prod(ins.path_shape)
-            if ins.i_out == block:  # 0e ⊗ 0e → 0e, "uvw"
+        for ins, offset in zip(sc.instructions, weight_offsets(sc)[0]):
+            if offset is not None and ins.i_out == block:  # 0e ⊗ 0e → 0e, "uvw"
                 if ins.connection_mode != "uvw":
                     raise ValueError("only 'uvw' self-connection paths are supported")
                 x, z = x_slices[ins.i_in1], z_slices[ins.i_in2]
                 sc_paths.append((x.start, x.stop, z.start, z.stop, offset, tuple(ins.path_shape),
                                  float(ins.path_weight)))
-            offset += size
         return linear_paths, sc_paths
 
     def _scalar_update(self, aggregated, features, species_onehot) -> torch.Tensor:
