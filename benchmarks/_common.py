@@ -87,3 +87,14 @@ def run_python(code: str, *args: str, pythonpath=None) -> str:
     cwd = str(pythonpath) if pythonpath is not None else tempfile.gettempdir()
     return subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True,
                           env=env, cwd=cwd).stdout
+
+
+def beside_baseline(code: str, now_args: list, then_args: list, checkout) -> tuple[float, float, str]:
+    """The number ``code`` prints with this code and with the checkout's (each in a fresh process);
+    ``code`` prints its number, then ``lrcalc.__file__``. Refuses a pair that imported the same code.
+    Returns (now, then, a line naming both imports)."""
+    now, now_code = run_python(code, *now_args).split()
+    then, then_code = run_python(code, *then_args, pythonpath=checkout).split()
+    if now_code == then_code:
+        raise RuntimeError(f"both runs imported {now_code}: the baseline did not load its own code")
+    return float(now), float(then), f"# lrcalc imported from {now_code} and {then_code}"

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from _common import baseline_checkout, ensure_allocator, run_python
+from _common import baseline_checkout, beside_baseline, ensure_allocator
 
 import lrcalc
 from lrcalc import md
@@ -66,13 +66,9 @@ def compare_with_baseline(revision: str, steps: int):
     print(f"# this code against {revision} (its code and model files), plain ASE Langevin, best of two")
     print(f"{'model':>16} {'this code':>10} {revision[:12]:>12} {'speed-up':>9}")
     for name in MODELS[:2]:
-        now, now_code = run_python(PLAIN_LANGEVIN, name, str(steps)).split()
-        then, then_code = run_python(PLAIN_LANGEVIN, name, str(steps), pythonpath=checkout).split()
-        if now_code == then_code:
-            raise RuntimeError(f"both runs imported {now_code}: the baseline did not load its own code")
-        now, then = float(now), float(then)
+        now, then, imports = beside_baseline(PLAIN_LANGEVIN, [name, str(steps)], [name, str(steps)], checkout)
         print(f"{name:>16} {now:>10.1f} {then:>12.1f} {now / then:>8.2f}×", flush=True)
-    print(f"# lrcalc imported from {now_code} and {then_code}")
+    print(imports)
 
 
 def main():

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from _common import baseline_checkout, ensure_allocator, run_python
+from _common import baseline_checkout, beside_baseline, ensure_allocator
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -91,14 +91,10 @@ def main():
         print(f"# against {args.baseline} (its code and its copy of the recipe), each epoch in a fresh process")
         print(f"{'threads':>8} {'this code':>10} {args.baseline[:12]:>12} {'speed-up':>9}")
         for threads in times:
-            now, now_code = run_python(ONE_EPOCH, str(recipe.resolve()), str(REPOSITORY), str(threads)).split()
-            then, then_code = run_python(ONE_EPOCH, str(old_recipe), str(checkout), str(threads),
-                                         pythonpath=checkout).split()
-            if now_code == then_code:
-                raise RuntimeError(f"both runs imported {now_code}: the baseline did not load its own code")
-            now, then = float(now), float(then)
+            now, then, imports = beside_baseline(ONE_EPOCH, [str(recipe.resolve()), str(REPOSITORY), str(threads)],
+                                                 [str(old_recipe), str(checkout), str(threads)], checkout)
             print(f"{threads:>8} {now:>10.2f} {then:>12.2f} {then / now:>8.2f}×", flush=True)
-        print(f"# lrcalc imported from {now_code} and {then_code}")
+        print(imports)
 
 
 if __name__ == "__main__":

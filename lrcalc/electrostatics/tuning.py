@@ -247,9 +247,8 @@ def _layer_gap(cell, pbc, accuracy: float) -> float:
 def _slab_volume_estimate(positions, cell, pbc, gap: float) -> float:
     """In-plane area × (thickness of the atoms along the normal + ``gap``), Å³."""
     axes = [a for a in range(3) if pbc[a]]
-    area = float(torch.linalg.norm(torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()))
-    normal = torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()
-    normal = normal / torch.linalg.norm(normal)
-    z = positions.detach() @ normal
+    normal = torch.linalg.cross(cell[axes[0]], cell[axes[1]]).detach()  # length: the in-plane area
+    area = float(torch.linalg.norm(normal))
+    z = positions.detach() @ (normal / area)
     thickness = float(z.max() - z.min()) + gap
     return area * thickness
