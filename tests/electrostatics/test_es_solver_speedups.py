@@ -89,6 +89,41 @@ def test_float32_iterations_reach_the_tolerance():
     assert info.residual <= tol
 
 
+@pytest.mark.parametrize("tol", [1e-4, 1e-7])
+def test_reported_residual_is_the_true_one_without_a_final_product(tol):
+    """CG ends on its recursive residual (no product with H to check it); qeq reports the true
+    float64 residual from the potential it computes anyway, and it meets the tolerance. Products
+    with H: one per iteration plus one true residual per refinement cycle, no final check."""
+    pos, cell, chi, hardness, sigma = _metallic_slab()
+    pbc = (True, True, False)
+    params = tune(pos, cell, pbc, sigma, "p3m", 1e-4)
+    q, _, info = qeq(pos, chi, hardness, sigma, -1.0, cell, pbc, parameters=params, solver="cg", tol=tol,
+                     return_info=True)
+    operator = CoulombOperator(pos, cell, pbc, sigma, parameters=params)
+    gradient = chi + hardness * q + operator(q)
+    true = float(torch.linalg.norm(gradient - gradient.mean()))
+    cold = chi + hardness * (-1.0 / len(q)) + operator(torch.full_like(q, -1.0 / len(q)))
+    scale = float(torch.linalg.norm(cold - cold.mean()))
+    assert info.residual == pytest.approx(true / scale, rel=1e-6)
+    assert info.residual <= tol
+
+    from lrcalc.electrostatics.charge_equilibration import conjugate_gradient as cg
+    from lrcalc.electrostatics.charge_equilibration.constraints import ChargeConstraints
+
+    constraints = ChargeConstraints.total(len(q), -1.0, chi)
+    solver = cg.ConjugateGradientSolver(operator, hardness, sigma, tol, 500, pos, cell, "auto", constraints)
+    solver.scale = scale
+    products = []
+    solver.coulomb_product = (lambda apply: lambda v: products.append(1) or apply(v))(solver.coulomb_product)
+    trusted, iterations, _ = solver.solve(-chi, constraints.totals)
+    trusted_products = len(products)
+    products.clear()
+    verified, iterations_verified, residual = solver.solve(-chi, constraints.totals, verify=True)
+    assert iterations_verified == iterations
+    assert len(products) == trusted_products + 1  # the verified solve adds the final true residual
+    assert residual <= tol
+    assert torch.allclose(trusted, verified, rtol=0, atol=1e-12)
+
 def test_two_level_preconditioner_is_symmetric_positive_definite_and_recycles():
     pos, cell, chi, hardness, sigma = _metallic_slab(repeat=2)
     pbc = (True, True, False)

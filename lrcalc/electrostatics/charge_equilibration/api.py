@@ -39,7 +39,8 @@ class QeqInfo:
         already within the tolerance).
     :param residual: final relative residual of the charge solve: the projected gradient
         :math:`|P(Hq + \\chi)|` over its value at the uniform start (:math:`q = Q/N`; with
-        fragments, each fragment's total spread over its atoms).
+        fragments, each fragment's total spread over its atoms); for CG computed in float64 from
+        the returned potential.
     :param parameters: the Coulomb parameters used.
     :param potential: electrostatic potential φ (eV/e, [N]) of the solved charges, differentiable
         like the energy (lets a caller split the energy per atom, χᵢqᵢ + ½Jᵢqᵢ² + ½qᵢφᵢ, without
@@ -48,7 +49,8 @@ class QeqInfo:
         passes run (empty until then; 0 for the dense solver). Only gradients that reach the
         charges need one: the gradient of the Qeq energy alone (stationary in q) makes none.
     :param adjoint_residuals: final relative residuals of those solves, relative to the norm of
-        the projected incoming gradient.
+        the projected incoming gradient (for CG the recursive estimate of the last cycle when that
+        cycle met the tolerance, see :mod:`.conjugate_gradient`).
     :param preconditioner: the one-level preconditioner the charge solve ended with (``"mesh"``,
         ``"jacobi"``; ``"none"`` for the dense solver): a coarse-mesh preconditioner found
         indefinite during the iterations is replaced by Jacobi (see :mod:`.conjugate_gradient`), and
@@ -224,12 +226,24 @@ def qeq(
             hardness_solver.use_coarse_space(coarse_space)
             record = []
         q_star, iterations, residual = hardness_solver.solve(-chi0, constraints.totals, init, record=record)
-        if warm_start is not None:
-            warm_start.add_charge_solve(positions, q_star, record, iterations, residual)
-            hardness_solver.warm_start = warm_start
 
     apply_coulomb = coulomb if coulomb_matrix is None else coulomb_matrix.__matmul__
     phi = apply_coulomb(q_star)
+    if solver == "cg":
+        # CG ended on its recursive residual: the true one comes from this potential at no extra
+        # product; should it miss the tolerance, refine from q* (verified) and take the potential again
+        with torch.no_grad():
+            true_residual = float(torch.linalg.norm(constraints.project(chi0 + hard0 * q_star + phi.detach())))
+            residual = true_residual / hardness_solver.scale
+        if residual > tol:
+            with torch.no_grad():
+                q_star, more, residual = hardness_solver.solve(-chi0, constraints.totals, q_star, record=record,
+                                                               verify=True)
+            iterations += more
+            phi = apply_coulomb(q_star)
+    if warm_start is not None:
+        warm_start.add_charge_solve(positions, q_star, record, iterations, residual)
+        hardness_solver.warm_start = warm_start
     if needs_grad:
         charges, energy = newton_step(q_star, phi, chi, hardness, hardness_solver,
                                       apply_hessian=lambda y: hardness * y + apply_coulomb(y))

@@ -16,6 +16,10 @@ the solve is an iterative refinement. The true residual of the float64 charges i
 below that) or until it stagnates (no new smallest residual in :data:`STAGNATION_ITERATIONS`
 iterations), the correction is added in float64, and the cycle repeats until the float64 residual
 meets the tolerance. In float64 the same loop restarts a stagnating CG from its true residual.
+A cycle whose own (recursive) residual meets the final tolerance ends the solve without another
+product with H: within one cycle's reduction the recursive residual tracks the true one, and the
+caller can check the true residual where it has the product anyway (:func:`~.api.qeq` does, from
+the potential of the charges it computes next). ``verify=True`` recomputes it here instead.
 
 The coarse-mesh preconditioner was built for near-lattice densities; on disordered structures
 with close pairs (random-uniform positions) it was indefinite (rᵀM⁻¹r < 0 for 66 of 160 residuals
@@ -126,12 +130,14 @@ class ConjugateGradientSolver(HardnessSolver):
             coulomb = self.coulomb_product(q.to(self.dtype)).to(self.exact_hardness.dtype)
             return coulomb + self.exact_hardness * q.to(self.exact_hardness.dtype)
 
-    def solve(self, rhs, totals, initial=None, scale=None, record=None):
+    def solve(self, rhs, totals, initial=None, scale=None, record=None, verify=False):
         """CG from ``initial`` (default: each fragment's total ``totals`` ``[F]`` (e) spread evenly),
         corrected to the totals, with iterative refinement (module
         docstring); with a list ``record``, the search directions and their (projected) products
         with ``H`` are appended to it as ``(p, Hp)``. Returns ``(q, iterations, residual)``: the
-        charges, the CG iterations of all cycles, the final relative float64 residual."""
+        charges, the CG iterations of all cycles, the final relative residual: the float64 residual,
+        or, when the last cycle met the tolerance on its own residual and ``verify`` is false, that
+        recursive estimate (one product with H fewer)."""
         scale = self.scale if scale is None else scale
         n = rhs.shape[0]
         out_dtype = rhs.dtype
@@ -153,14 +159,16 @@ class ConjugateGradientSolver(HardnessSolver):
             if iterations >= self.max_iter:
                 break
             cycle_target = max(target, FLOAT32_REDUCTION * norm) if mixed else target
-            correction, cycle_iterations, indefinite = self._cycle(r.to(self.dtype), cycle_target,
-                                                                  self.max_iter - iterations, record)
+            correction, cycle_iterations, indefinite, estimate = self._cycle(
+                r.to(self.dtype), cycle_target, self.max_iter - iterations, record)
             iterations += cycle_iterations
             if indefinite:
                 if self.preconditioner_name == "jacobi":
                     break  # a Jacobi preconditioner is indefinite only for non-positive hardness
                 self._fall_back_to_jacobi()
             q = q + correction.to(exact_dtype)
+            if not verify and not indefinite and estimate <= target:
+                return constraints.correct(q.to(out_dtype), totals), iterations, estimate / scale
         raise QeqConvergenceError(
             f"Qeq conjugate gradients did not converge: {iterations} iterations in {len(history)} "
             f"cycles, relative residual {history[-1]:.2e} > tol {self.tol:.1e} (residual after each "
@@ -172,16 +180,17 @@ class ConjugateGradientSolver(HardnessSolver):
         """One preconditioned CG cycle for H d = r in the null space of the constraints (per-fragment
         zero-sum vectors), from d = 0, in the dtype of
         the iterations: stops at |r| ≤ target, after ``max_iter`` iterations, or when stagnating.
-        Returns (d, iterations, whether the preconditioner was found indefinite)."""
+        Returns (d, iterations, whether the preconditioner was found indefinite, the last recursive
+        residual norm |r|)."""
         d = torch.zeros_like(r)
         project = self.constraints.project
         precondition = self.precondition
         z = precondition(r)
         p = z
         rz = torch.dot(r, z)
-        if float(rz) <= 0.0:
-            return d, 0, True
         best, best_iteration = float(torch.linalg.norm(r)), 0
+        if float(rz) <= 0.0:
+            return d, 0, True, best
         for iteration in range(1, max_iter + 1):
             hp = self(p)
             if record is not None:
@@ -191,18 +200,18 @@ class ConjugateGradientSolver(HardnessSolver):
             r = project(r - alpha * hp)
             norm = float(torch.linalg.norm(r))
             if norm <= target or not norm == norm:  # converged (or NaN: the true residual decides)
-                return d, iteration, False
+                return d, iteration, False, norm
             if norm < best:
                 best, best_iteration = norm, iteration
             elif iteration - best_iteration >= STAGNATION_ITERATIONS:
-                return d, iteration, False
+                return d, iteration, False, norm
             z = precondition(r)
             rz_new = torch.dot(r, z)
             if float(rz_new) <= 0.0:
-                return d, iteration, True
+                return d, iteration, True, norm
             p = z + (rz_new / rz) * p
             rz = rz_new
-        return d, max_iter, False
+        return d, max_iter, False, norm
 
     def _fall_back_to_jacobi(self):
         """Continue with the Jacobi preconditioner (keeping a coarse space if one is in use)."""

@@ -52,8 +52,8 @@ class DenseSolver(HardnessSolver):
         with torch.no_grad():  # detached even inside a backward pass that builds a graph
             return self.coulomb_matrix @ q + self.hardness * q
 
-    def solve(self, rhs, totals, initial=None, scale=None, record=None):
-        """The direct solve (``initial`` and ``record`` are not used); 0 iterations."""
+    def solve(self, rhs, totals, initial=None, scale=None, record=None, verify=False):
+        """The direct solve (``initial``, ``record`` and ``verify`` are not used); 0 iterations."""
         scale = self.scale if scale is None else scale
         n = rhs.shape[0]
         rhs = rhs.to(self.dtype)

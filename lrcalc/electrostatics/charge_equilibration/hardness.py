@@ -50,11 +50,13 @@ class HardnessSolver(abc.ABC):
         """``H q`` (eV/e) for ``q`` ``[N]`` (e), in the solver's dtype, without autograd."""
 
     @abc.abstractmethod
-    def solve(self, rhs, totals, initial=None, scale=None, record=None) -> tuple[torch.Tensor, int, float]:
+    def solve(self, rhs, totals, initial=None, scale=None, record=None,
+              verify=False) -> tuple[torch.Tensor, int, float]:
         """Minimise ``½ qᵀHq − rhsᵀq`` with ``Cᵀq = totals`` (``[F]``, e, the sum over each
         fragment); returns ``(q, iterations, residual)`` with the residual relative to ``scale``
         (default :attr:`scale`). ``initial`` is a starting point and ``record`` a list collecting
-        ``(p, Hp)`` search directions (iterative solvers)."""
+        ``(p, Hp)`` search directions (iterative solvers); ``verify`` makes an iterative solver
+        recompute the final residual rather than trust its recursive estimate."""
 
     def constrained_inverse(self, b: torch.Tensor) -> torch.Tensor:
         """``y = S b`` (e) for ``b`` ``[N]`` (eV/e; projected first), solved to the tolerance
