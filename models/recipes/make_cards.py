@@ -234,6 +234,10 @@ ABLATIONS = {  # run: (recipe, what it tests)
     "bta_cu_ablation_sr6": ("bta_cu_ablation_sr6.yaml", "short range with 6 layers (the depth of 3 + 3), same budget"),
     "bta_cu_ablation_fixed_sigma": ("bta_cu_ablation_fixed_sigma.yaml", "fixed widths σ_Z (the covalent radii)"),
     "bta_cu_ablation_qmax05": ("bta_cu_ablation_qmax05.yaml", "charge embedding on ±0.5 e"),
+    # the two deep runs, 60 more epochs each (learning rate 0.002, energy weight 10): does the gap hold?
+    "bta_cu_ablation_depth33_stage2": ("bta_cu_ablation_depth33_stage2.yaml",
+                                       "3 + 3 layers, + 60 epochs (energy weight 10)"),
+    "bta_cu_ablation_sr6_stage2": ("bta_cu_ablation_sr6_stage2.yaml", "short range, 6 layers, + 60 epochs (the same)"),
 }
 ABLATION_FILE = MODELS_DIR / "ablations.json"
 
@@ -275,13 +279,14 @@ def ablation_section(rows: dict) -> list[str]:
         charges = f"{row['charges_rmse'] * 1000:.1f}" if "charges_rmse" in row else "–"
         lines.append(f"| [`{run}`]({row['recipe'].replace('models/', '')}) | {row['what']} | {row['epochs']} | "
                      f"{row['energy_rmse'] * 1000:.2f} | {row['forces_rmse'] * 1000:.1f} | {charges} |")
-    pairs = [("bta_cu_committee_1", "bta_cu_ablation_sr40", "2 + 1 layers against 3"),
-             ("bta_cu_ablation_depth33", "bta_cu_ablation_sr6", "3 + 3 layers against 6")]
+    pairs = [("bta_cu_committee_1", "bta_cu_ablation_sr40", "2 + 1 layers against 3", "40"),
+             ("bta_cu_ablation_depth33", "bta_cu_ablation_sr6", "3 + 3 layers against 6", "40"),
+             ("bta_cu_ablation_depth33_stage2", "bta_cu_ablation_sr6_stage2", "3 + 3 layers against 6", "40 + 60")]
     findings = []
-    for qeq, short, depths in pairs:
+    for qeq, short, depths, epochs in pairs:
         if qeq in rows and short in rows:
             ratio = rows[qeq]["forces_rmse"] / rows[short]["forces_rmse"]
-            findings.append(f"- Qeq at most 0.9× short range in force RMSE after the same 40 epochs, {depths}: "
+            findings.append(f"- Qeq at most 0.9× short range in force RMSE after the same {epochs} epochs, {depths}: "
                             f"**{'yes' if ratio <= 0.9 else 'no'}** — ratio {ratio:.2f} "
                             f"({rows[qeq]['forces_rmse'] * 1000:.1f} against {rows[short]['forces_rmse'] * 1000:.1f} meV/Å).")
     if findings:

@@ -123,6 +123,15 @@ def test_reported_residual_is_the_true_one_without_a_final_product(tol):
     assert len(products) == trusted_products + 1  # the verified solve adds the final true residual
     assert residual <= tol
     assert torch.allclose(trusted, verified, rtol=0, atol=1e-12)
+    # an adjoint solve reports its recursive residual: the true one agrees with it
+    b = torch.randn(len(q), generator=torch.Generator().manual_seed(1), dtype=q.dtype)
+    b = b - b.mean()
+    y = solver.constrained_inverse(b)
+    hy = operator(y) + hardness * y
+    true_adjoint = float(torch.linalg.norm(b - hy - (b - hy).mean())) / float(torch.linalg.norm(b))
+    assert solver.adjoint_residuals[-1] <= tol
+    assert true_adjoint <= 1.5 * tol
+    assert true_adjoint == pytest.approx(solver.adjoint_residuals[-1], rel=0.2, abs=1e-3 * tol)
 
 def test_two_level_preconditioner_is_symmetric_positive_definite_and_recycles():
     pos, cell, chi, hardness, sigma = _metallic_slab(repeat=2)
