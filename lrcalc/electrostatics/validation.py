@@ -1,9 +1,18 @@
 """Checks of user input with clear error messages."""
 
-import numpy as np
+import math
+
 import torch
 
 METHODS = ("auto", "direct", "ewald", "pme", "p3m")
+
+
+def _cross(u, v):
+    return [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]]
+
+
+def _dot(u, v):
+    return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
 
 
 def check_system(positions, cell, pbc, sigma, method):
@@ -40,16 +49,17 @@ def check_system(positions, cell, pbc, sigma, method):
             raise ValueError(f"pbc={pbc} needs a cell")
         if not isinstance(cell, torch.Tensor) or cell.shape != (3, 3):
             raise ValueError("cell must be a [3, 3] torch.Tensor with cell vectors as rows (Å)")
-        box = cell.detach().cpu().double().numpy()  # 3×3: checked in numpy, off the autograd path
-        if not np.isfinite(box).all():
+        box = cell.detach().cpu().double().tolist()  # 3×3: checked in plain floats, off the autograd path
+        if not all(math.isfinite(x) for row in box for x in row):
             raise ValueError("cell contains NaN or infinite values")
         if n_periodic == 3:
-            volume = abs(float(np.linalg.det(box)))
-            scale = float(np.prod(np.linalg.norm(box, axis=1)))
+            volume = abs(_dot(box[0], _cross(box[1], box[2])))
+            scale = math.prod(math.sqrt(_dot(row, row)) for row in box)
         else:
             a, b = [i for i in range(3) if pbc[i]]
-            volume = float(np.linalg.norm(np.cross(box[a], box[b])))
-            scale = float(np.linalg.norm(box[a]) * np.linalg.norm(box[b]))
+            normal = _cross(box[a], box[b])
+            volume = math.sqrt(_dot(normal, normal))
+            scale = math.sqrt(_dot(box[a], box[a]) * _dot(box[b], box[b]))
         if not volume > 1e-10 * max(scale, 1e-300):
             raise ValueError(f"the periodic cell vectors are degenerate (zero volume/area) for pbc={pbc}")
     else:
