@@ -238,6 +238,10 @@ ABLATIONS = {  # run: (recipe, what it tests)
     "bta_cu_ablation_depth33_stage2": ("bta_cu_ablation_depth33_stage2.yaml",
                                        "3 + 3 layers, + 60 epochs (energy weight 10)"),
     "bta_cu_ablation_sr6_stage2": ("bta_cu_ablation_sr6_stage2.yaml", "short range, 6 layers, + 60 epochs (the same)"),
+    # LOREM's loss weights: 30 more epochs from bta_cu_lorem.pt (learning rate 0.0005)
+    "bta_cu_ablation_lorem_ew4": ("bta_cu_ablation_lorem_ew4.yaml",
+                                  "bta_cu_lorem.pt + 30 epochs at its energy weight 4 (the control)"),
+    "bta_cu_ablation_lorem_ew20": ("bta_cu_ablation_lorem_ew20.yaml", "bta_cu_lorem.pt + 30 epochs, energy weight 20"),
 }
 ABLATION_FILE = MODELS_DIR / "ablations.json"
 
