@@ -30,6 +30,7 @@ REPO = MODELS_DIR.parent
 EARLIER_STAGES = {
     "bta_cu_stage3.yaml": ["bta_cu.yaml", "bta_cu_stage2.yaml"],
     "bta_cu_sr_stage3.yaml": ["bta_cu_sr.yaml", "bta_cu_sr_stage2.yaml"],
+    "bta_cu_lorem_stage3.yaml": ["bta_cu_lorem.yaml", "bta_cu_lorem_stage2.yaml"],
 }
 
 # name: (recipe, data folder, what it is)
@@ -37,7 +38,7 @@ CARDS = {
     "bta_cu.pt": ("bta_cu_stage3.yaml", "cu_bta", "NequIP-LR (Qeq) model, benzotriazole on Cu(111)"),
     "bta_cu_sr.pt": ("bta_cu_sr_stage3.yaml", "cu_bta", "short-range baseline of bta_cu.pt (same size and cutoff)"),
     "bta_cu_qeq3.pt": ("bta_cu_qeq3_stage2.yaml", "cu_bta", "NequIP-LR (Qeq) model with a 3 Å cutoff"),
-    "bta_cu_lorem.pt": ("bta_cu_lorem_stage2.yaml", "cu_bta", "LOREM (equivariant charges) model, same size and cutoff"),
+    "bta_cu_lorem.pt": ("bta_cu_lorem_stage3.yaml", "cu_bta", "LOREM (equivariant charges) model, same size and cutoff"),
     "bta_cu_committee_1.pt": ("bta_cu_committee_1_stage2.yaml", "cu_bta",
                               "committee member 1 of 3 (seed 1, 40 + 80 epochs; use the three together)"),
     "bta_cu_committee_2.pt": ("bta_cu_committee_2_stage2.yaml", "cu_bta",
@@ -238,10 +239,11 @@ ABLATIONS = {  # run: (recipe, what it tests)
     "bta_cu_ablation_depth33_stage2": ("bta_cu_ablation_depth33_stage2.yaml",
                                        "3 + 3 layers, + 60 epochs (energy weight 10)"),
     "bta_cu_ablation_sr6_stage2": ("bta_cu_ablation_sr6_stage2.yaml", "short range, 6 layers, + 60 epochs (the same)"),
-    # LOREM's loss weights: 30 more epochs from bta_cu_lorem.pt (learning rate 0.0005)
+    # LOREM's loss weights: 30 more epochs from stage 2 of bta_cu_lorem.pt (learning rate 0.0005)
     "bta_cu_ablation_lorem_ew4": ("bta_cu_ablation_lorem_ew4.yaml",
-                                  "bta_cu_lorem.pt + 30 epochs at its energy weight 4 (the control)"),
-    "bta_cu_ablation_lorem_ew20": ("bta_cu_ablation_lorem_ew20.yaml", "bta_cu_lorem.pt + 30 epochs, energy weight 20"),
+                                  "LOREM stage 2 + 30 epochs at its energy weight 4 (the control)"),
+    "bta_cu_ablation_lorem_ew20": ("bta_cu_ablation_lorem_ew20.yaml",
+                                   "LOREM stage 2 + 30 epochs, energy weight 20 (shipped as stage 3 of bta_cu_lorem.pt)"),
 }
 ABLATION_FILE = MODELS_DIR / "ablations.json"
 
