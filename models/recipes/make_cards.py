@@ -26,14 +26,15 @@ from speed import evaluation_speed, md_speed  # the shared speed measurement (sa
 MODELS_DIR = Path(__file__).resolve().parents[1]
 REPO = MODELS_DIR.parent
 
-# continued runs: the recipes of their earlier stages, in order (default: the stage-2 recipe's stage 1)
-EARLIER_STAGES = {
-    "bta_cu_stage3.yaml": ["bta_cu.yaml", "bta_cu_stage2.yaml"],
-    "bta_cu_sr_stage3.yaml": ["bta_cu_sr.yaml", "bta_cu_sr_stage2.yaml"],
-    "bta_cu_lorem_stage3.yaml": ["bta_cu_lorem.yaml", "bta_cu_lorem_stage2.yaml"],
-    "bta_ion_cu_stage3.yaml": ["bta_ion_cu.yaml", "bta_ion_cu_stage2.yaml"],
-    "bta_ion_cu_sr_stage3.yaml": ["bta_ion_cu_sr.yaml", "bta_ion_cu_sr_stage2.yaml"],
-}
+
+def earlier_stages(recipe_file: str) -> list[str]:
+    """The recipes of a continued run's earlier stages, in order: ``X_stageK.yaml`` follows ``X.yaml``,
+    ``X_stage2.yaml``, …, ``X_stage{K-1}.yaml``."""
+    stem, _, stage = recipe_file.removesuffix(".yaml").rpartition("_stage")
+    if not stem or not stage.isdigit():
+        raise ValueError(f"{recipe_file}: a continued run's recipe is named NAME_stageK.yaml")
+    return [f"{stem}.yaml"] + [f"{stem}_stage{k}.yaml" for k in range(2, int(stage))]
+
 
 # name: (recipe, data folder, what it is)
 CARDS = {
@@ -154,7 +155,7 @@ def card(name, rows, args) -> str:
         f"random split (fractions {recipe['data'].get('split_fractions')}, seed {recipe['data'].get('split_seed', 0)})")
     stages, first_epochs = "", 0
     if recipe["training"].get("init_model"):  # a continued run: name its earlier stages
-        earlier = EARLIER_STAGES.get(recipe_file, [recipe_file.replace("_stage2", "")])
+        earlier = earlier_stages(recipe_file)
         epochs = [yaml.safe_load((MODELS_DIR / "recipes" / r).read_text())["training"]["max_epochs"] for r in earlier]
         first_epochs = sum(epochs)
         stages = "".join(f"stage {k + 1} `lrcalc train models/recipes/{r}` ({n} epochs), "
