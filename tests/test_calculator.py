@@ -29,6 +29,32 @@ def test_results_are_consistent_numpy_arrays(small_model):
     assert slab.get_stress().shape == (6,)
 
 
+def test_stress_is_computed_once_asked_for(small_model):
+    """Forces alone skip the strain derivatives; once stress is asked for, every later evaluation of
+    the run computes it with the forces (one evaluation per step of a cell optimizer), and it equals
+    the stress of a fresh calculator."""
+    bulk = make_bulk_cu()
+    calc = LRCalculator(small_model)
+    bulk.calc = calc
+    bulk.get_forces()
+    assert "stress" not in calc.results
+    stress = bulk.get_stress()
+    reference = make_bulk_cu()
+    reference.calc = LRCalculator(small_model)
+    assert np.allclose(stress, reference.get_stress(), rtol=1e-10, atol=1e-12)
+    bulk.positions[0] += 0.05
+    evaluations = []
+    original = calc.calculate
+    calc.calculate = lambda *args, **kwargs: (evaluations.append(args), original(*args, **kwargs))[1]
+    bulk.get_forces()
+    assert "stress" in calc.results
+    bulk.get_stress()
+    assert len(evaluations) == 1
+    reference.positions[0] += 0.05
+    assert np.allclose(bulk.get_stress(), reference.get_stress(), rtol=1e-10, atol=1e-12)
+    assert np.allclose(bulk.get_forces(), reference.get_forces(), rtol=1e-10, atol=1e-12)
+
+
 def test_building_models_leaves_global_state_alone():
     dtype = torch.get_default_dtype()
     rng_state = torch.random.get_rng_state()
