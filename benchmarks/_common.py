@@ -73,11 +73,12 @@ def baseline_checkout(revision: str):
     return checkout
 
 
-def run_python(code: str, *args: str, pythonpath=None) -> str:
+def run_python(code: str, *args: str, pythonpath=None, processes: int = 1) -> str:
     """stdout of ``python -c code args…`` in a child process, importing lrcalc from ``pythonpath``
     (a checkout) when given. The child runs in that directory: ``python -c`` puts its working
     directory first on the path, ahead of ``PYTHONPATH``, so from this repository's root it would
-    import this code instead."""
+    import this code instead. ``processes`` > 1 runs the code as a script in that many data-parallel
+    processes of one thread each (``torch.distributed.run --standalone``); the code prints on rank 0."""
     import subprocess
     import tempfile
 
@@ -85,16 +86,25 @@ def run_python(code: str, *args: str, pythonpath=None) -> str:
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath) + os.pathsep + env.get("PYTHONPATH", "")
     cwd = str(pythonpath) if pythonpath is not None else tempfile.gettempdir()
-    return subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True,
-                          env=env, cwd=cwd).stdout
+    if processes == 1:
+        return subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True,
+                              env=env, cwd=cwd).stdout
+    env["OMP_NUM_THREADS"] = "1"
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "benchmark_script.py")
+        with open(script, "w") as handle:
+            handle.write(code)
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+                   script, *args]
+        return subprocess.run(command, check=True, capture_output=True, text=True, env=env, cwd=cwd).stdout
 
 
-def beside_baseline(code: str, now_args: list, then_args: list, checkout) -> tuple[float, float, str]:
-    """The number ``code`` prints with this code and with the checkout's (each in a fresh process);
-    ``code`` prints its number, then ``lrcalc.__file__``. Refuses a pair that imported the same code.
-    Returns (now, then, a line naming both imports)."""
-    now, now_code = run_python(code, *now_args).split()
-    then, then_code = run_python(code, *then_args, pythonpath=checkout).split()
+def beside_baseline(code: str, now_args: list, then_args: list, checkout, processes: int = 1) -> tuple[float, float, str]:
+    """The number ``code`` prints with this code and with the checkout's (each in a fresh process,
+    or ``processes`` data-parallel ones); ``code`` prints its number, then ``lrcalc.__file__``. Refuses
+    a pair that imported the same code. Returns (now, then, a line naming both imports)."""
+    now, now_code = run_python(code, *now_args, processes=processes).split()
+    then, then_code = run_python(code, *then_args, pythonpath=checkout, processes=processes).split()
     if now_code == then_code:
         raise RuntimeError(f"both runs imported {now_code}: the baseline did not load its own code")
     return float(now), float(then), f"# lrcalc imported from {now_code} and {then_code}"
