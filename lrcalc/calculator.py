@@ -57,7 +57,8 @@ class LRCalculator(Calculator):
     non-periodic axis carry no pressure of a surrounding medium. A molecule (no periodicity) has no
     stress: asking for it raises ``PropertyNotImplementedError``. Stress is computed once it has been
     asked for, and from then on with every evaluation of the run (a cell optimizer's forces and stress
-    come from one evaluation); constant-volume MD, which never asks, saves its cost.
+    come from one evaluation); constant-volume MD, which never asks, saves its cost. For stress in
+    every frame of an ASE trajectory, ask once before the run (:func:`lrcalc.md.run` does).
 
     Models with charges (``"charges" in model.outputs``) add ``charges`` (e per atom;
     ``atoms.get_charges()``) and, for molecules, ``charges_dipole``; models with long range (Qeq or

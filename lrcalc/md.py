@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
+from ase.calculators.calculator import PropertyNotImplementedError
 from ase.constraints import FixAtoms
 from ase.io import Trajectory
 
@@ -219,6 +220,11 @@ def run(
                 momenta[list(fix)] = 0.0
                 atoms.set_momenta(momenta, apply_constraint=False)
 
+    if atoms.pbc.any() and abs(atoms.cell.volume) > 1e-12:
+        try:  # the frames hold stress (module docstring): asked once, LRCalculator computes it at every step
+            atoms.get_stress()
+        except PropertyNotImplementedError:
+            pass
     dynamics = _integrator(atoms, ensemble, timestep_fs, temperature_K, friction_per_fs, thermostat_fs,
                            pressure_bar, barostat_fs, compressibility_per_bar, rng)
     writer = Trajectory(trajectory, "a" if restart else "w", atoms)

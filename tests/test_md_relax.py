@@ -38,6 +38,10 @@ def test_restart_continues_the_trajectory_exactly(small_model, tmp_path, ensembl
     np.testing.assert_allclose(resumed.get_momenta(), straight.get_momenta(), rtol=0, atol=1e-12)
     frames = read(tmp_path / "b.traj", ":")
     assert len(frames) == 1 + 2 + 2  # step 0, steps 2 and 3 (last), then 4 and 6 after the restart
+    for frame in frames:  # every frame holds the stress of its structure (the calculator computes it once asked)
+        fresh = frame.copy()
+        fresh.calc = LRCalculator(small_model)
+        np.testing.assert_allclose(frame.get_stress(), fresh.get_stress(), rtol=1e-9, atol=1e-12)
 
 
 def test_fixed_atoms_do_not_move_and_log_is_written(small_model, tmp_path):
