@@ -64,6 +64,25 @@ def launch_processes(args) -> int:
     return subprocess.call(launcher, env=environment)
 
 
+def idle_cores_hint(training: dict, device: str | None, cores: int) -> str | None:
+    """A one-line note when a CPU run pins fewer threads (``training.num_threads``) than the machine has
+    cores: data-parallel processes would use them (the same training), else ``None``."""
+    threads = training.get("num_threads")
+    device = device or training.get("device", "auto")
+    if threads is None or threads >= cores or str(device).startswith("cuda"):
+        return None
+    if device == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return None
+    processes = min(cores // threads, training["batch_size"])
+    if processes < 2:
+        return None
+    return (f"note: training.num_threads is {threads} and this machine has {cores} cores; "
+            f"--processes {processes} trains the same model on {processes * threads} of them (data-parallel)")
+
+
 def run(args) -> int:
     import os
 
@@ -81,6 +100,10 @@ def run(args) -> int:
         return launch_processes(args)
 
     tune_allocator()  # this process runs autograd for hours: keep freed memory (see the module)
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        hint = idle_cores_hint(load_training_config(args.config)["training"], args.device, os.cpu_count() or 1)
+        if hint:
+            print(hint, flush=True)
 
     progress = False if args.no_progress else None
     result = train(args.config, resume=args.resume, device=args.device, progress=progress,

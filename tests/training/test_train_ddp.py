@@ -62,3 +62,14 @@ def test_processes_option_refuses_nonsense(tiny_config, tmp_path, capsys, monkey
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["train", str(config_path), "--processes", "2"]) == 2
     assert "inside a distributed launch" in capsys.readouterr().err
+
+
+def test_idle_cores_hint():
+    from lrcalc.cli.train import idle_cores_hint
+
+    pinned = {"num_threads": 1, "device": "cpu", "batch_size": 4}
+    assert "--processes 2" in idle_cores_hint(pinned, None, 2)
+    assert "--processes 4" in idle_cores_hint(pinned, None, 16)  # at most one process per structure of a batch
+    assert idle_cores_hint(pinned, None, 1) is None
+    assert idle_cores_hint({**pinned, "num_threads": None}, None, 8) is None  # torch's default: every core
+    assert idle_cores_hint(pinned, "cuda", 8) is None
