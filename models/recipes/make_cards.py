@@ -247,6 +247,9 @@ ABLATIONS = {  # run: (recipe, what it tests)
                                   "LOREM stage 2 + 30 epochs at its energy weight 4 (the control)"),
     "bta_cu_ablation_lorem_ew20": ("bta_cu_ablation_lorem_ew20.yaml",
                                    "LOREM stage 2 + 30 epochs, energy weight 20 (shipped as stage 3 of bta_cu_lorem.pt)"),
+    # the 3 Å model at the authors' depths: does depth let the short cutoff suffice?
+    "bta_cu_ablation_qeq3_depth33": ("bta_cu_ablation_qeq3_depth33.yaml",
+                                     "3 Å Qeq with 3 + 3 layers (bta_cu_qeq3.pt: 2 + 1), 100 epochs from scratch"),
 }
 ABLATION_FILE = MODELS_DIR / "ablations.json"
 
@@ -275,7 +278,8 @@ def ablation_rows() -> dict:
     return stored
 
 
-def ablation_section(rows: dict) -> list[str]:
+def ablation_section(rows: dict, shipped: list | None = None) -> list[str]:
+    """The ablation table and its findings; ``shipped`` (the card rows) for comparisons with shipped models."""
     if not rows:
         return []
     lines = ["## Ablations: Cu-BTA, test split (not shipped)", "",
@@ -298,6 +302,14 @@ def ablation_section(rows: dict) -> list[str]:
             findings.append(f"- Qeq at most 0.9× short range in force RMSE after the same {epochs} epochs, {depths}: "
                             f"**{'yes' if ratio <= 0.9 else 'no'}** — ratio {ratio:.2f} "
                             f"({rows[qeq]['forces_rmse'] * 1000:.1f} against {rows[short]['forces_rmse'] * 1000:.1f} meV/Å).")
+    short_range = next((row for row in shipped or [] if row["name"] == "bta_cu_sr.pt"), None)
+    deep3 = rows.get("bta_cu_ablation_qeq3_depth33")
+    if deep3 and short_range:
+        ratio = deep3["forces_rmse"] * 1000 / short_range["F"]
+        findings.append(f"- The 3 Å Qeq model with 3 + 3 layers at least as accurate as the 5 Å short-range "
+                        f"`bta_cu_sr.pt` in force RMSE: **{'yes' if ratio <= 1 else 'no'}** — "
+                        f"{deep3['forces_rmse'] * 1000:.1f} against {short_range['F']:.1f} meV/Å "
+                        f"({deep3['epochs']} against {short_range.get('epochs', '?')} epochs).")
     if findings:
         lines += [""] + findings
     return lines + [""]
@@ -404,7 +416,7 @@ def main():
         speed_unit = "evaluations/s" if family.startswith("cace-lr-fit") else "MD steps/s"
         header += ["", f"Speed: {speed_unit} on {members[0]['system']}.", ""]
         header += findings(family, members)
-    header += ablation_section(ablation_rows())
+    header += ablation_section(ablation_rows(), rows)
     study = MODELS_DIR / "size_study.md"
     if study.is_file():  # python models/recipes/size_study.py report > models/size_study.md
         header += ["## How the size was chosen", "", study.read_text().strip(), ""]
