@@ -86,6 +86,7 @@ def md_trajectory_step(m, atoms):
 
     atoms = atoms.copy()
     atoms.calc = lrcalc.LRCalculator(m)
+    atoms.get_stress()  # asked once, the calculator computes stress at every step (the protocol of the table)
     thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
     dynamics = Langevin(atoms, 1.0 * units.fs, temperature_K=300, friction=0.01 / units.fs,
                         rng=np.random.default_rng(1), fixcm=False)
