@@ -356,7 +356,9 @@ class LRCalculator(Calculator):
         total_charge, source = self.total_charge(atoms)
         if {"numbers", "pbc", "info"} & set(system_changes):  # what the domain checks depend on
             self._check_domain(atoms, total_charge, source)
-        has_volume = bool(atoms.pbc.any()) and abs(atoms.cell.volume) > 1e-12
+        cell = atoms.cell.array
+        # a non-finite cell is reported by the structure checks below, not by numpy's determinant
+        has_volume = bool(atoms.pbc.any()) and bool(np.isfinite(cell).all()) and abs(np.linalg.det(cell)) > 1e-12
         if "stress" in properties and not has_volume:
             raise PropertyNotImplementedError(
                 "stress needs a periodic cell with a volume; this structure has "
