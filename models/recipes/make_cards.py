@@ -36,24 +36,24 @@ def earlier_stages(recipe_file: str) -> list[str]:
     return [f"{stem}.yaml"] + [f"{stem}_stage{k}.yaml" for k in range(2, int(stage))]
 
 
-# name: (recipe, data folder, what it is)
+# name: (data folder, what it is); the recipe is the one the model file names (its metadata)
 CARDS = {
-    "bta_cu.pt": ("bta_cu_stage3.yaml", "cu_bta", "NequIP-LR (Qeq) model, benzotriazole on Cu(111)"),
-    "bta_cu_sr.pt": ("bta_cu_sr_stage3.yaml", "cu_bta", "short-range baseline of bta_cu.pt (same size and cutoff)"),
-    "bta_cu_qeq3.pt": ("bta_cu_qeq3_stage2.yaml", "cu_bta", "NequIP-LR (Qeq) model with a 3 Å cutoff"),
-    "bta_cu_lorem.pt": ("bta_cu_lorem_stage3.yaml", "cu_bta", "LOREM (equivariant charges) model, same size and cutoff"),
-    "bta_cu_committee_1.pt": ("bta_cu_committee_1_stage2.yaml", "cu_bta",
+    "bta_cu.pt": ("cu_bta", "NequIP-LR (Qeq) model, benzotriazole on Cu(111)"),
+    "bta_cu_sr.pt": ("cu_bta", "short-range baseline of bta_cu.pt (same size and cutoff)"),
+    "bta_cu_qeq3.pt": ("cu_bta", "NequIP-LR (Qeq) model with a 3 Å cutoff"),
+    "bta_cu_lorem.pt": ("cu_bta", "LOREM (equivariant charges) model, same size and cutoff"),
+    "bta_cu_committee_1.pt": ("cu_bta",
                               "committee member 1 of 3 (seed 1, 40 + 80 epochs; use the three together)"),
-    "bta_cu_committee_2.pt": ("bta_cu_committee_2_stage2.yaml", "cu_bta",
+    "bta_cu_committee_2.pt": ("cu_bta",
                               "committee member 2 of 3 (seed 2, 40 + 80 epochs; use the three together)"),
-    "bta_cu_committee_3.pt": ("bta_cu_committee_3_stage2.yaml", "cu_bta",
+    "bta_cu_committee_3.pt": ("cu_bta",
                               "committee member 3 of 3 (seed 3, 40 + 80 epochs; use the three together)"),
-    "bta_ion_cu.pt": ("bta_ion_cu_stage3.yaml", "cu_bta_ion", "NequIP-LR (Qeq) model, BTA⁻ + H₃O⁺ on Cu(111)"),
-    "bta_ion_cu_sr.pt": ("bta_ion_cu_sr_stage3.yaml", "cu_bta_ion", "short-range baseline of bta_ion_cu.pt"),
-    "dimers_sr.pt": ("dimers_sr.yaml", "cace-lr-fit/charged_dimers", "short-range model of six molecular dimers"),
-    "dimers_qeq.pt": ("dimers_qeq.yaml", "cace-lr-fit/charged_dimers", "NequIP-LR (Qeq) model of six molecular dimers"),
-    "dimers_lorem.pt": ("dimers_lorem.yaml", "cace-lr-fit/charged_dimers", "LOREM model of six molecular dimers"),
-    "dimers_qeq_fragments.pt": ("dimers_qeq_fragments.yaml", "cace-lr-fit/charged_dimers",
+    "bta_ion_cu.pt": ("cu_bta_ion", "NequIP-LR (Qeq) model, BTA⁻ + H₃O⁺ on Cu(111)"),
+    "bta_ion_cu_sr.pt": ("cu_bta_ion", "short-range baseline of bta_ion_cu.pt"),
+    "dimers_sr.pt": ("cace-lr-fit/charged_dimers", "short-range model of six molecular dimers"),
+    "dimers_qeq.pt": ("cace-lr-fit/charged_dimers", "NequIP-LR (Qeq) model of six molecular dimers"),
+    "dimers_lorem.pt": ("cace-lr-fit/charged_dimers", "LOREM model of six molecular dimers"),
+    "dimers_qeq_fragments.pt": ("cace-lr-fit/charged_dimers",
                                 "NequIP-LR (Qeq) model of six molecular dimers, the charge of each molecule kept"),
 }
 FAMILIES = {  # data folder: (comparison table title, citation and license)
@@ -99,7 +99,7 @@ def speed_in_fresh_process(name: str, steps: int) -> float:
 def _measure_speed(name: str, steps: int) -> float:
     import lrcalc
 
-    folder = CARDS[name][1]
+    folder = CARDS[name][0]
     system, _ = md_system(folder)
     speed = evaluation_speed if folder.startswith("cace-lr-fit") else md_speed
     return speed(lrcalc.load_model(MODELS_DIR / name), steps, system)
@@ -128,9 +128,10 @@ def card(name, rows, args) -> str:
     import lrcalc
     from lrcalc.training import evaluate
 
-    recipe_file, folder, what = CARDS[name]
-    recipe = yaml.safe_load((MODELS_DIR / "recipes" / recipe_file).read_text())
+    folder, what = CARDS[name]
     model = lrcalc.load_model(MODELS_DIR / name)
+    recipe_file = Path(model.metadata["recipe"]).name  # models/recipes/NAME.yaml, written by export.py
+    recipe = yaml.safe_load((MODELS_DIR / "recipes" / recipe_file).read_text())
     meta = model.metadata.get("training", {})
     data_path = str(REPO / recipe["data"]["path"])  # a file or a glob pattern
     test = meta["split"]["test"]  # the split the run used (fixed file or seeded random split)
