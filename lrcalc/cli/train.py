@@ -33,7 +33,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="data-parallel processes on this machine (default 1); on N CPU cores N "
                         "processes of one thread each train faster than one process of N threads "
-                        "(benchmarks/training_epoch.py: 1.3× on 2 cores for the bta_cu.pt recipe)")
+                        "(benchmarks/training_epoch.py, the bta_cu.yaml recipe on 2 cores: 10.0 s per epoch in 2 "
+                        "processes against 14.7 s in one process of 2 threads)")
     parser.set_defaults(handler=run)
 
 
