@@ -22,7 +22,7 @@ def test_info_summarises_a_model_on_one_page(capsys):
     assert main(["info", "bta_cu.pt"]) == 0
     out = capsys.readouterr().out
     assert len(out.splitlines()) < 20
-    assert "test RMSE       energy 0.23 meV/atom, forces 19 meV/Å" in out
+    assert "test RMSE       energy 0.233 meV/atom, forces 17.3 meV/Å" in out
     assert "trained on      total charge 0 to 0 e from info total_charge; pbc (True, True, False)" in out
 
 
